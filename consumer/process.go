@@ -1,0 +1,114 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// finalTimeout bounds acks, naks and dead-letter writes made after a job's
+// own context may already have ended.
+const finalTimeout = 10 * time.Second
+
+// ErrMaxAttempts is the dead-letter reason of a job delivered more often than
+// the pool's MaxAttempts without completing.
+var ErrMaxAttempts = errors.New("max attempts exceeded")
+
+// PanicError is the failure of a handler that panicked.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }
+
+// process runs one delivery of a job and settles it: ack, nak with delay, or
+// dead letter.
+func (p *Pool) process(msg jetstream.Msg) {
+	job, meta, err := decode(p.cfg.Names, msg)
+	if err != nil {
+		p.log.Error("undecodable job", "subject", msg.Subject(), "error", err)
+		p.deadLetter(msg, job, 0, jetpool.Permanent(err))
+		return
+	}
+	log := p.log.With("job_id", job.ID, "batch", job.Batch, "attempt", job.Attempt)
+	if job.Attempt > p.cfg.MaxAttempts {
+		// The worker running the last attempt died: do not run it again.
+		p.deadLetter(msg, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
+		return
+	}
+	fw := &forwarder{pool: p, source: job}
+	job = job.WithForwarder(fw.forward)
+
+	err = p.call(job)
+	switch {
+	case err == nil:
+		if err := msg.Ack(); err != nil {
+			p.stats.ackErrors.Add(1)
+			log.Error("ack of completed job failed; it will be redelivered", "error", err)
+			return
+		}
+		p.stats.completed.Add(1)
+		log.Debug("job completed")
+	case p.jobCtx.Err() != nil:
+		// Cancelled by shutdown: give it back for another worker.
+		p.release(msg, "cancelled by shutdown")
+		log.Warn("job cancelled by shutdown and returned to the queue", "error", err)
+	case errors.Is(err, jetpool.ErrPermanent):
+		p.deadLetter(msg, job, meta.Sequence.Stream, err)
+	case job.Attempt >= p.cfg.MaxAttempts:
+		p.deadLetter(msg, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
+	default:
+		delay := p.cfg.Backoff.Delay(job.Attempt)
+		var ra *jetpool.RetryAfterError
+		if errors.As(err, &ra) {
+			delay = ra.Delay
+		}
+		p.stats.failed.Add(1)
+		if nerr := msg.NakWithDelay(delay); nerr != nil {
+			p.stats.ackErrors.Add(1)
+			log.Error("nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
+		}
+		log.Warn("job failed; retrying", "error", err, "retry_in", delay)
+	}
+}
+
+// call runs the handler under the job timeout and turns a panic into an error.
+func (p *Pool) call(job *jetpool.Job) (err error) {
+	ctx := p.jobCtx
+	if p.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			p.stats.panics.Add(1)
+			stack := debug.Stack()
+			p.log.Error("handler panic", "job_id", job.ID, "panic", fmt.Sprint(v), "stack", string(stack))
+			err = &PanicError{Value: v, Stack: stack}
+		}
+	}()
+	err = p.handler.Handle(ctx, job)
+	if err != nil && ctx.Err() != nil && p.jobCtx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("timeout after %s: %w", p.cfg.Timeout, err)
+	}
+	return err
+}
+
+func finalContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), finalTimeout)
+}
+
+func (p *Pool) logJob(job *jetpool.Job) *slog.Logger {
+	if job == nil {
+		return p.log
+	}
+	return p.log.With("job_id", job.ID, "batch", job.Batch, "attempt", job.Attempt)
+}
