@@ -174,19 +174,49 @@ func EnsureBuckets(ctx context.Context, js jetstream.JetStream, o Options) (Buck
 }
 
 // Batches opens the batch bucket, creating the topology when it is missing.
+// An existing topology is left as it is.
 func Batches(ctx context.Context, js jetstream.JetStream, o Options) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, o.Names.BatchBucket())
+	return openBucket(ctx, js, o, o.Names.BatchBucket(), func(b Buckets) jetstream.KeyValue { return b.Batches })
+}
+
+// Leases opens the lease bucket, creating the topology when it is missing.
+// An existing topology is left as it is.
+func Leases(ctx context.Context, js jetstream.JetStream, o Options) (jetstream.KeyValue, error) {
+	return openBucket(ctx, js, o, o.Names.LeaseBucket(), func(b Buckets) jetstream.KeyValue { return b.Leases })
+}
+
+func openBucket(ctx context.Context, js jetstream.JetStream, o Options, name string, pick func(Buckets) jetstream.KeyValue) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, name)
 	if err == nil {
 		return kv, nil
 	}
 	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("open bucket %s: %w", o.Names.BatchBucket(), err)
+		return nil, fmt.Errorf("open bucket %s: %w", name, err)
 	}
-	if err := EnsureStreams(ctx, js, o); err != nil {
+	if err := OpenStreams(ctx, js, o); err != nil {
 		return nil, err
 	}
 	b, err := EnsureBuckets(ctx, js, o)
-	return b.Batches, err
+	if err != nil {
+		return nil, err
+	}
+	return pick(b), nil
+}
+
+// OpenStreams creates the work and dead-letter streams when the work stream
+// is missing, and leaves existing ones as they are.
+func OpenStreams(ctx context.Context, js jetstream.JetStream, o Options) error {
+	_, err := js.Stream(ctx, o.Names.WorkStream())
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return fmt.Errorf("the NATS server has no JetStream enabled (start nats-server with -js): %w", err)
+		}
+		return fmt.Errorf("look up stream %s: %w", o.Names.WorkStream(), err)
+	}
+	return EnsureStreams(ctx, js, o)
 }
 
 // EnsureQueue returns the durable consumer of queue, creating the streams and

@@ -1,0 +1,277 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Source returns the jobs of one cycle. Items without an ID get one derived
+// from their position. A Source that reports items still unfinished on every
+// call makes a job that went dead in one cycle come back in the next.
+type Source func(ctx context.Context) ([]Item, error)
+
+// ManagerConfig configures a [Manager].
+type ManagerConfig struct {
+	// Name identifies the manager: one manager per name leads across all
+	// processes. It is also the stem of every batch and job ID it makes.
+	Name string
+	// Queue receives the jobs.
+	Queue string
+	// Interval is the shortest time between the starts of two cycles.
+	Interval time.Duration
+	// Source gives each cycle's jobs.
+	Source Source
+	// OnCycle, when set, receives each cycle's final report.
+	OnCycle func(CycleReport)
+	// Progress, when set, receives intermediate reports during the wait.
+	Progress func(*Report)
+	// Cycles stops the manager after that many cycles it led; 0 for no limit.
+	Cycles int
+	// LeaseTTL is the leader lease lifetime, used only when the lease bucket
+	// is created here; an existing bucket's TTL wins (10s by default).
+	LeaseTTL time.Duration
+	// Names derives subjects and buckets; jetpool.DefaultNames() when zero.
+	Names jetpool.Names
+	// Logger receives the manager's log; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// CycleReport is what one cycle did.
+type CycleReport struct {
+	Cycle    int64 // the slot number: start time divided by the interval
+	Batch    string
+	Report   *Report
+	Duration time.Duration
+	Overrun  bool
+	Err      error
+}
+
+// ManagerStats counts what a manager did.
+type ManagerStats struct {
+	Cycles, Overruns, SourceErrors, EnqueueErrors uint64
+	Leader                                        bool
+}
+
+// Manager is the seed's managed pool: every Interval, while it holds its
+// name's leader lease, it asks its Source for jobs, enqueues them as one
+// batch with IDs derived from the cycle, and waits for the batch. A cycle
+// that outlasts the interval logs a warning and counts an overrun;
+// otherwise the manager waits out the rest of the interval.
+type Manager struct {
+	p     *Producer
+	js    jetstream.JetStream
+	cfg   ManagerConfig
+	log   *slog.Logger
+	owner string
+
+	cycles, overruns, sourceErrors, enqueueErrors atomic.Uint64
+	leader                                        atomic.Bool
+}
+
+// NewManager checks cfg and returns a manager that is not yet running.
+func NewManager(js jetstream.JetStream, cfg ManagerConfig) (*Manager, error) {
+	if err := jetpool.ValidateName("manager name", cfg.Name); err != nil {
+		return nil, err
+	}
+	if err := jetpool.ValidateQueue(cfg.Queue); err != nil {
+		return nil, err
+	}
+	if cfg.Interval <= 0 {
+		return nil, fmt.Errorf("manager %s: interval %s must be positive", cfg.Name, cfg.Interval)
+	}
+	if cfg.Source == nil {
+		return nil, fmt.Errorf("manager %s: no source", cfg.Name)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p, err := New(js, Options{Names: cfg.Names, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{p: p, js: js, cfg: cfg, owner: NewID(),
+		log: cfg.Logger.With("manager", cfg.Name, "queue", cfg.Queue)}, nil
+}
+
+// Stats returns the manager's counters.
+func (m *Manager) Stats() ManagerStats {
+	return ManagerStats{Cycles: m.cycles.Load(), Overruns: m.overruns.Load(),
+		SourceErrors: m.sourceErrors.Load(), EnqueueErrors: m.enqueueErrors.Load(), Leader: m.leader.Load()}
+}
+
+// Run leads or stands by until ctx ends (or Cycles cycles are done), then
+// gives up its lease and returns once its goroutines have ended.
+func (m *Manager) Run(ctx context.Context) error {
+	setup, cancel := context.WithTimeout(ctx, 10*time.Second)
+	kv, err := topology.Leases(setup, m.js, topology.Options{Names: m.cfg.Names, LeaseTTL: m.cfg.LeaseTTL})
+	var l *lease
+	if err == nil {
+		l, err = newLease(setup, kv, m.cfg.Name, m.owner)
+	}
+	cancel()
+	if err != nil {
+		return fmt.Errorf("manager %s: %w", m.cfg.Name, err)
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); m.keepLease(ctx, l) }()
+	defer func() {
+		stop()
+		wg.Wait()
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := l.release(rctx); err != nil {
+			m.log.Warn("releasing leader lease", "error", err)
+		}
+		m.leader.Store(false)
+	}()
+
+	led, last := 0, int64(-1)
+	for ctx.Err() == nil {
+		if !l.leader.Load() {
+			if !sleep(ctx, l.ttl/4) {
+				break
+			}
+			continue
+		}
+		start := time.Now()
+		slot := start.UnixNano() / int64(m.cfg.Interval)
+		if slot <= last { // never run one slot twice
+			if !sleep(ctx, time.Duration((last+1)*int64(m.cfg.Interval)-start.UnixNano())) {
+				break
+			}
+			continue
+		}
+		last = slot
+		rep := m.cycle(ctx, slot)
+		led++
+		if m.cfg.OnCycle != nil {
+			m.cfg.OnCycle(rep)
+		}
+		if m.cfg.Cycles > 0 && led >= m.cfg.Cycles {
+			break
+		}
+		if rep.Overrun {
+			continue
+		}
+		if !sleep(ctx, m.cfg.Interval-time.Since(start)) {
+			break
+		}
+	}
+	return nil
+}
+
+// keepLease takes or renews the lease three times per TTL.
+func (m *Manager) keepLease(ctx context.Context, l *lease) {
+	t := time.NewTicker(l.ttl / 3)
+	defer t.Stop()
+	for {
+		was := l.leader.Load()
+		tctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+		now, err := l.tick(tctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("leader lease", "error", err)
+		}
+		if now != was {
+			m.log.Info("leadership changed", "leader", now)
+		}
+		m.leader.Store(now)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// cycle runs one cycle: source, enqueue, join.
+func (m *Manager) cycle(ctx context.Context, slot int64) CycleReport {
+	start := time.Now()
+	batch := m.cfg.Name + "-" + strconv.FormatInt(slot, 10)
+	rep := CycleReport{Cycle: slot, Batch: batch}
+	log := m.log.With("batch", batch)
+	defer func() { rep.Duration = time.Since(start) }()
+
+	items, err := m.callSource(ctx)
+	if err != nil {
+		m.sourceErrors.Add(1)
+		log.Error("source failed; the next cycle tries again", "error", err)
+		rep.Err = err
+		return rep
+	}
+	for i := range items {
+		if items[i].ID == "" {
+			items[i].ID = strconv.Itoa(i)
+		}
+		items[i].ID = batch + "-" + items[i].ID
+	}
+	m.cycles.Add(1)
+	_, err = m.p.EnqueueBatch(ctx, m.cfg.Queue, items, WithBatchID(batch))
+	if err != nil {
+		m.enqueueErrors.Add(1)
+		log.Error("enqueue of cycle incomplete", "error", err)
+		rep.Err = err
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			return rep
+		}
+	}
+	var opts []WaitOption
+	if m.cfg.Progress != nil {
+		opts = append(opts, WithProgress(m.cfg.Progress))
+	}
+	r, err := m.p.Wait(ctx, batch, opts...)
+	rep.Report = r
+	if err != nil && ctx.Err() == nil {
+		rep.Err = err
+		log.Error("waiting for cycle", "error", err)
+	}
+	took := time.Since(start)
+	if took > m.cfg.Interval {
+		rep.Overrun = true
+		m.overruns.Add(1)
+		log.Warn("cycle has exceeded the interval time", "took", took, "interval", m.cfg.Interval)
+	}
+	if r != nil && r.Done {
+		log.Info("cycle done", "expected", r.Expected, "completed", r.Completed, "dead", r.Dead, "took", took)
+	}
+	return rep
+}
+
+func (m *Manager) callSource(ctx context.Context) (items []Item, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("source panic: %v", v)
+		}
+	}()
+	return m.cfg.Source(ctx)
+}
+
+// sleep waits d or until ctx ends, and reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

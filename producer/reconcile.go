@@ -1,0 +1,190 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Report is what became of a batch.
+type Report struct {
+	Batch    string `json:"batch"`
+	Queue    string `json:"queue"`
+	Expected int    `json:"expected"`
+	// Completed is Expected less the jobs pending and dead. It is exact for
+	// pipelines whose stages forward at most one job per input.
+	Completed      int            `json:"completed"`
+	Dead           int            `json:"dead"`
+	DeadByQueue    map[string]int `json:"dead_by_queue,omitempty"`
+	Pending        int            `json:"pending"`
+	PendingByQueue map[string]int `json:"pending_by_queue,omitempty"`
+	// Sealed is false while a producer is still publishing the batch.
+	Sealed    bool          `json:"sealed"`
+	Done      bool          `json:"done"`
+	Created   time.Time     `json:"created"`
+	Elapsed   time.Duration `json:"-"`
+	ElapsedMS int64         `json:"elapsed_ms"`
+}
+
+// Reconcile reads where every job of batch is now, from one snapshot of the
+// work stream across all queues (pipeline stages) and one of the dead-letter
+// stream. Any process can call it, whether or not it enqueued the batch.
+func (p *Producer) Reconcile(ctx context.Context, batch string) (*Report, error) {
+	ctx, cancel := p.withTimeout(ctx)
+	defer cancel()
+	m, _, err := p.readManifest(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	return p.reconcile(ctx, m)
+}
+
+func (p *Producer) reconcile(ctx context.Context, m *Manifest) (*Report, error) {
+	if m.Report != nil {
+		return m.Report, nil // finished and recorded
+	}
+	work, dead, err := p.streams(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile batch %s: %w", m.ID, err)
+	}
+	// The work stream first: once it holds nothing of the batch, every dead
+	// letter was written already (dead letters are written before the job
+	// is terminated).
+	pending, err := p.countSubjects(ctx, work, p.opts.Names.BatchFilter(m.ID))
+	if err != nil {
+		return nil, fmt.Errorf("reconcile batch %s: %w", m.ID, err)
+	}
+	deadBy, err := p.countSubjects(ctx, dead, p.opts.Names.DeadBatchFilter(m.ID))
+	if err != nil {
+		return nil, fmt.Errorf("reconcile batch %s: %w", m.ID, err)
+	}
+	r := &Report{
+		Batch: m.ID, Queue: m.Queue, Expected: m.Expected, Sealed: m.Sealed,
+		Created: m.Created, PendingByQueue: pending, DeadByQueue: deadBy,
+	}
+	for _, n := range pending {
+		r.Pending += n
+	}
+	for _, n := range deadBy {
+		r.Dead += n
+	}
+	r.Completed = max(0, r.Expected-r.Pending-r.Dead)
+	r.Done = m.Sealed && r.Pending == 0
+	end := time.Now()
+	if m.Finished != nil {
+		end = *m.Finished
+	}
+	r.Elapsed = end.Sub(m.Created)
+	r.ElapsedMS = r.Elapsed.Milliseconds()
+	return r, nil
+}
+
+// countSubjects counts the messages of stream under filter, per queue.
+func (p *Producer) countSubjects(ctx context.Context, s jetstream.Stream, filter string) (map[string]int, error) {
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(info.State.Subjects))
+	for subj, n := range info.State.Subjects {
+		q, _, ok := p.opts.Names.SplitSubject(subj)
+		if ok {
+			out[q] += int(n)
+		}
+	}
+	return out, nil
+}
+
+// WaitOption changes one Wait.
+type WaitOption func(*waitOptions)
+
+type waitOptions struct {
+	progress func(*Report)
+	minPoll  time.Duration
+	maxPoll  time.Duration
+}
+
+// WithProgress calls f with every intermediate report.
+func WithProgress(f func(*Report)) WaitOption { return func(o *waitOptions) { o.progress = f } }
+
+// WithPolling sets the first and the longest delay between snapshots
+// (10ms and 1s by default): polling starts fast and backs off.
+func WithPolling(first, longest time.Duration) WaitOption {
+	return func(o *waitOptions) { o.minPoll, o.maxPoll = first, longest }
+}
+
+// Wait blocks until batch is done (sealed and no job of it left in the work
+// stream) or ctx ends, and returns the final report. On ctx's end it returns
+// the last report with ctx's error. It is the join: any process may call it,
+// including one started after the producer died. Wait has no default
+// timeout: bound it with ctx.
+func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (*Report, error) {
+	o := waitOptions{minPoll: 10 * time.Millisecond, maxPoll: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	delay := o.minPoll
+	var last *Report
+	var m *Manifest
+	for {
+		if m == nil || !m.Sealed || (last != nil && last.Pending == 0) {
+			// Read the manifest until it is sealed, and again before
+			// declaring the batch done, in case jobs were added.
+			mm, _, err := p.readManifest(ctx, batch)
+			if err != nil && !(errors.Is(err, ErrBatchNotFound) && last != nil) {
+				if last != nil && ctx.Err() != nil {
+					return last, ctx.Err()
+				}
+				return last, err
+			}
+			if mm != nil {
+				m = mm
+			}
+		}
+		r, err := p.reconcile(ctx, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return last, err
+		}
+		last = r
+		if r.Done {
+			p.finish(ctx, m, r)
+			return r, nil
+		}
+		if o.progress != nil {
+			o.progress(r)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return last, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(delay*3/2, o.maxPoll)
+	}
+}
+
+// finish records the final report in the manifest, so later reconciles
+// need no stream snapshot. A failure here only costs that shortcut.
+func (p *Producer) finish(ctx context.Context, m *Manifest, r *Report) {
+	if m.Report != nil {
+		return
+	}
+	err := p.updateManifest(ctx, m.ID, func(mm *Manifest) {
+		if mm.Report != nil || mm.Expected != r.Expected {
+			return
+		}
+		now := time.Now().UTC()
+		mm.Finished = &now
+		mm.Report = r
+	})
+	if err != nil {
+		p.log.Warn("recording final batch report", "batch", m.ID, "error", err)
+	}
+}
