@@ -64,10 +64,20 @@ func (p *Producer) createManifest(ctx context.Context, batch, queue string, seal
 		return err
 	}
 	data, _ := json.Marshal(Manifest{ID: batch, Queue: queue, Created: time.Now().UTC(), Sealed: sealed})
-	if _, err := kv.Create(ctx, batch, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	_, err = kv.Create(ctx, batch, data)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, jetstream.ErrKeyExists):
 		return fmt.Errorf("create manifest of batch %s: %w", batch, err)
+	case sealed:
+		return nil
 	}
-	return nil
+	// Jobs are being added to an existing batch: it is not done until they
+	// are published.
+	return p.updateManifest(ctx, batch, func(m *Manifest) {
+		m.Sealed, m.Report, m.Finished = false, nil, nil
+	})
 }
 
 func (p *Producer) openManifest(ctx context.Context, batch, queue string) error {
@@ -127,6 +137,9 @@ func (p *Producer) countInManifest(ctx context.Context, batch string, accepted i
 			m.Uncertain = append(m.Uncertain, id)
 		}
 		slices.Sort(m.Uncertain)
+		if accepted > 0 {
+			m.Report, m.Finished = nil, nil
+		}
 		m.Expected += accepted
 		m.Sealed = true
 	})

@@ -1,0 +1,96 @@
+package producer_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/stretchr/testify/require"
+)
+
+func setup(t *testing.T, opts broker.ProvisionOptions, queues ...string) (*natstest.Env, *producer.Producer) {
+	t.Helper()
+	env := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, broker.Provision(ctx, env.JS, opts, queues...))
+	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
+	require.NoError(t, err)
+	return env, p
+}
+
+func startPool(t *testing.T, env *natstest.Env, cfg consumer.Config, h jetpool.HandlerFunc) *consumer.Pool {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = env.Log
+	}
+	if cfg.Backoff.Initial == 0 {
+		cfg.Backoff = consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+	}
+	pool, err := consumer.New(env.JS, cfg, h)
+	require.NoError(t, err)
+	require.NoError(t, pool.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, pool.Stop(ctx))
+	})
+	return pool
+}
+
+// idSet counts handled job IDs safely across goroutines.
+type idSet struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]int{}
+	}
+	s.m[id]++
+}
+
+func (s *idSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id] > 0
+}
+
+// syncBuffer is a log sink the test can read while loggers write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func bufferLogger(buf *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}

@@ -1,0 +1,254 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func fixedSource(n int) producer.Source {
+	return func(ctx context.Context) ([]producer.Item, error) {
+		out := make([]producer.Item, n)
+		for i := range out {
+			out[i].Payload = []byte("item")
+		}
+		return out, nil
+	}
+}
+
+// runManager runs m in the background; the returned function stops it and
+// waits for Run to return.
+func runManager(t *testing.T, m *producer.Manager) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				assert.NoError(t, err)
+			case <-time.After(30 * time.Second):
+				t.Error("manager did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestManagerWarnsOnOverrun(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	startPool(t, env, consumerCfg("q", 1), func(ctx context.Context, j *jetpool.Job) error {
+		time.Sleep(150 * time.Millisecond)
+		return nil
+	})
+	logs := &syncBuffer{}
+	var reports []producer.CycleReport
+	var mu sync.Mutex
+	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+		Name: "slow", Queue: "q", Interval: 200 * time.Millisecond, Source: fixedSource(2), Cycles: 2,
+		Logger: bufferLogger(logs),
+		OnCycle: func(r producer.CycleReport) {
+			mu.Lock()
+			reports = append(reports, r)
+			mu.Unlock()
+		},
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, m.Run(ctx))
+	assert.Equal(t, uint64(2), m.Stats().Overruns)
+	assert.Contains(t, logs.String(), "cycle has exceeded the interval time")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, reports, 2)
+	for _, r := range reports {
+		assert.True(t, r.Overrun)
+		require.NotNil(t, r.Report)
+		assert.Equal(t, 2, r.Report.Completed)
+	}
+	assert.NotEqual(t, reports[0].Batch, reports[1].Batch)
+}
+
+func TestManagerWithinIntervalDoesNotOverrun(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
+	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+		Name: "fast", Queue: "q", Interval: 300 * time.Millisecond, Source: fixedSource(3), Cycles: 3, Logger: env.Log,
+	})
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, m.Run(context.Background()))
+	assert.Equal(t, uint64(0), m.Stats().Overruns)
+	assert.Equal(t, uint64(3), m.Stats().Cycles)
+	assert.GreaterOrEqual(t, time.Since(start), 600*time.Millisecond, "cycles start at most once per interval")
+}
+
+func TestSourceErrorIsRetriedNextCycle(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
+	var calls atomic.Int64
+	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+		Name: "flaky", Queue: "q", Interval: 50 * time.Millisecond, Cycles: 3, Logger: env.Log,
+		Source: func(ctx context.Context) ([]producer.Item, error) {
+			switch calls.Add(1) {
+			case 1:
+				return nil, errors.New("source unavailable")
+			case 2:
+				panic("source bug")
+			}
+			return []producer.Item{{Payload: []byte("x")}}, nil
+		},
+	})
+	require.NoError(t, err)
+	require.NoError(t, m.Run(context.Background()))
+	assert.Equal(t, uint64(2), m.Stats().SourceErrors)
+	assert.Equal(t, uint64(1), m.Stats().Cycles)
+}
+
+// Two managers of one name: only the leader runs cycles, so every cycle's
+// batch is enqueued once.
+func TestTwoManagersEnqueueEachCycleOnce(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{LeaseTTL: time.Second}, "q")
+	handled := &idSet{}
+	var dupes atomic.Int64
+	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error {
+		if handled.has(j.ID) {
+			dupes.Add(1)
+		}
+		handled.add(j.ID)
+		return nil
+	})
+	var mu sync.Mutex
+	batches := map[string]int{}
+	repeated := 0
+	mk := func() *producer.Manager {
+		m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+			Name: "twin", Queue: "q", Interval: 100 * time.Millisecond, Source: fixedSource(5), Logger: env.Log,
+			OnCycle: func(r producer.CycleReport) {
+				mu.Lock()
+				defer mu.Unlock()
+				batches[r.Batch]++
+				if r.Report != nil && r.Report.Expected != 5 {
+					repeated++
+				}
+			},
+		})
+		require.NoError(t, err)
+		return m
+	}
+	a, b := mk(), mk()
+	stopA, stopB := runManager(t, a), runManager(t, b)
+	natstest.Eventually(t, 20*time.Second, func() bool { return handled.len() >= 40 }, "eight cycles ran")
+	stopA()
+	stopB()
+	mu.Lock()
+	defer mu.Unlock()
+	for batch, n := range batches {
+		assert.Equal(t, 1, n, "batch %s ran %d times", batch, n)
+	}
+	assert.Zero(t, repeated)
+	assert.Zero(t, dupes.Load())
+}
+
+// Killing the leader's connection (as a crash would) hands the lead to the
+// standby within two lease TTLs.
+func TestStandbyTakesOverWhenLeaderDies(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{LeaseTTL: time.Second}, "q")
+	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
+	leaderConn, leaderJS := natstest.Connect(t, env.Server.ClientURL())
+	leader, err := producer.NewManager(leaderJS, producer.ManagerConfig{
+		Name: "ha", Queue: "q", Interval: 100 * time.Millisecond, Source: fixedSource(1), Logger: env.Log,
+	})
+	require.NoError(t, err)
+	runManager(t, leader)
+	natstest.Eventually(t, 10*time.Second, func() bool { return leader.Stats().Leader && leader.Stats().Cycles > 0 }, "first manager leads")
+
+	standby, err := producer.NewManager(env.JS, producer.ManagerConfig{
+		Name: "ha", Queue: "q", Interval: 100 * time.Millisecond, Source: fixedSource(1), Logger: env.Log,
+	})
+	require.NoError(t, err)
+	runManager(t, standby)
+	time.Sleep(1500 * time.Millisecond) // let the standby observe a live leader for more than a TTL
+	require.False(t, standby.Stats().Leader, "standby must not lead while the leader renews")
+	require.Zero(t, standby.Stats().Cycles)
+
+	leaderConn.Close() // the leader can no longer renew, nor release
+	died := time.Now()
+	natstest.Eventually(t, 5*time.Second, func() bool { return standby.Stats().Leader && standby.Stats().Cycles > 0 }, "standby takes over")
+	assert.Less(t, time.Since(died), 2*time.Second+500*time.Millisecond, "take-over within two TTLs")
+}
+
+// A job that went dead in one cycle comes back in the next through the
+// source, which offers every item not yet done.
+func TestDeadJobComesBackNextCycle(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	done := &idSet{}
+	var failedOnce atomic.Bool
+	startPool(t, env, consumerCfg("q", 2), func(ctx context.Context, j *jetpool.Job) error {
+		item := string(j.Payload)
+		if item == "b" && failedOnce.CompareAndSwap(false, true) {
+			return jetpool.Permanent(errors.New("b is broken this time"))
+		}
+		done.add(item)
+		return nil
+	})
+	var mu sync.Mutex
+	var reports []*producer.Report
+	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+		Name: "retry", Queue: "q", Interval: 50 * time.Millisecond, Cycles: 2, Logger: env.Log,
+		Source: func(ctx context.Context) ([]producer.Item, error) {
+			var out []producer.Item
+			for _, it := range []string{"a", "b", "c"} {
+				if !done.has(it) {
+					out = append(out, producer.Item{ID: it, Payload: []byte(it)})
+				}
+			}
+			return out, nil
+		},
+		OnCycle: func(r producer.CycleReport) { mu.Lock(); reports = append(reports, r.Report); mu.Unlock() },
+	})
+	require.NoError(t, err)
+	require.NoError(t, m.Run(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, reports, 2)
+	assert.Equal(t, 3, reports[0].Expected)
+	assert.Equal(t, 1, reports[0].Dead)
+	assert.Equal(t, 1, reports[1].Expected, "only the dead item comes back")
+	assert.Equal(t, 1, reports[1].Completed)
+	assert.Equal(t, 3, done.len())
+}
+
+func TestManagerConfigIsValidated(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{})
+	for _, tc := range []struct {
+		cfg  producer.ManagerConfig
+		want string
+	}{
+		{producer.ManagerConfig{Name: "a.b", Queue: "q", Interval: time.Second, Source: fixedSource(1)}, `"a.b"`},
+		{producer.ManagerConfig{Name: "m", Queue: "q*", Interval: time.Second, Source: fixedSource(1)}, `"q*"`},
+		{producer.ManagerConfig{Name: "m", Queue: "q", Interval: 0, Source: fixedSource(1)}, "interval 0s"},
+		{producer.ManagerConfig{Name: "m", Queue: "q", Interval: time.Second}, "no source"},
+	} {
+		_, err := producer.NewManager(env.JS, tc.cfg)
+		require.Error(t, err)
+		assert.True(t, strings.Contains(err.Error(), tc.want), "%v lacks %q", err, tc.want)
+	}
+	var _ jetstream.JetStream = env.JS
+}

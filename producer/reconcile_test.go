@@ -1,0 +1,113 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func strconvItoa(i int) string { return strconv.Itoa(i) }
+
+func consumerCfg(q string, c int) consumer.Config { return consumer.Config{Queue: q, Concurrency: c} }
+
+func items(prefix string, n int) []producer.Item {
+	out := make([]producer.Item, n)
+	for i := range out {
+		out[i] = producer.Item{ID: fmt.Sprintf("%s-%d", prefix, i), Payload: []byte(strconv.Itoa(i))}
+	}
+	return out
+}
+
+// The join must not report done while stage 2 still has work: run many
+// batches through a two-stage pipeline and check, when Wait returns, that
+// every stage-2 job had already finished.
+func TestWaitSeesEveryPipelineStage(t *testing.T) {
+	env, p := setup(t, broker.ProvisionOptions{}, "stage1", "stage2")
+	var stage2 atomic.Int64
+	startPool(t, env, consumerCfg("stage1", 4), func(ctx context.Context, j *jetpool.Job) error {
+		_, err := j.Forward(ctx, "stage2", j.Payload, nil)
+		return err
+	})
+	startPool(t, env, consumerCfg("stage2", 2), func(ctx context.Context, j *jetpool.Job) error {
+		time.Sleep(time.Millisecond)
+		stage2.Add(1)
+		return nil
+	})
+	const rounds, perBatch = 25, 20
+	for round := range rounds {
+		before := stage2.Load()
+		b, err := p.EnqueueBatch(context.Background(), "stage1", items("r"+strconv.Itoa(round), perBatch))
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		r, err := b.Wait(ctx, producer.WithPolling(time.Millisecond, 20*time.Millisecond))
+		cancel()
+		require.NoError(t, err)
+		require.Equal(t, int64(perBatch), stage2.Load()-before, "round %d: Wait returned before stage 2 finished", round)
+		require.Equal(t, perBatch, r.Completed)
+		require.True(t, r.Done)
+	}
+}
+
+func TestReconcileFromAnotherClient(t *testing.T) {
+	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatchID("shared"))
+	require.NoError(t, err)
+	require.Equal(t, 5, b.Enqueued)
+
+	_, js2 := natstest.Connect(t, env.Server.ClientURL())
+	other, err := producer.New(js2, producer.Options{})
+	require.NoError(t, err)
+	r, err := other.Reconcile(context.Background(), "shared")
+	require.NoError(t, err)
+	assert.Equal(t, 5, r.Expected)
+	assert.Equal(t, 5, r.Pending)
+	assert.Equal(t, map[string]int{"q": 5}, r.PendingByQueue)
+	assert.False(t, r.Done)
+
+	startPool(t, env, consumerCfg("q", 2), func(ctx context.Context, j *jetpool.Job) error {
+		if j.ID == "x-3" {
+			return jetpool.Permanent(errors.New("bad"))
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var progress atomic.Int64
+	r, err = other.Wait(ctx, "shared", producer.WithProgress(func(*producer.Report) { progress.Add(1) }))
+	require.NoError(t, err)
+	assert.Equal(t, 4, r.Completed)
+	assert.Equal(t, 1, r.Dead)
+	assert.Equal(t, map[string]int{"q": 1}, r.DeadByQueue)
+	assert.True(t, r.Done)
+
+	_, err = other.Reconcile(context.Background(), "no-such-batch")
+	assert.ErrorIs(t, err, producer.ErrBatchNotFound)
+}
+
+// Wait polls with backoff: while a batch sits unfinished for two seconds, it
+// makes only a few snapshots per second.
+func TestWaitPollingBacksOff(t *testing.T) {
+	_, p := setup(t, broker.ProvisionOptions{}, "idle")
+	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatchID("slow"))
+	require.NoError(t, err)
+	var polls atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = p.Wait(ctx, "slow", producer.WithProgress(func(*producer.Report) { polls.Add(1) }))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// 10ms growing by half each time to 1s: about 12 snapshots in 2s.
+	assert.LessOrEqual(t, polls.Load(), int64(16))
+	assert.GreaterOrEqual(t, polls.Load(), int64(5))
+}
