@@ -144,3 +144,11 @@ func (p *Producer) countInManifest(ctx context.Context, batch string, accepted i
 		m.Sealed = true
 	})
 }
+
+// ReopenBatch forgets the recorded final report of batch, so that jobs
+// re-entering it (a dead job retried) are reconciled anew.
+func (p *Producer) ReopenBatch(ctx context.Context, batch string) error {
+	ctx, cancel := p.withTimeout(ctx)
+	defer cancel()
+	return p.updateManifest(ctx, batch, func(m *Manifest) { m.Report, m.Finished = nil, nil })
+}
