@@ -199,10 +199,10 @@ func (m *Manager) keepLease(ctx context.Context, l *lease) {
 }
 
 // cycle runs one cycle: source, enqueue, join.
-func (m *Manager) cycle(ctx context.Context, slot int64) CycleReport {
+func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 	start := time.Now()
 	batch := m.cfg.Name + "-" + strconv.FormatInt(slot, 10)
-	rep := CycleReport{Cycle: slot, Batch: batch}
+	rep = CycleReport{Cycle: slot, Batch: batch}
 	log := m.log.With("batch", batch)
 	defer func() { rep.Duration = time.Since(start) }()
 

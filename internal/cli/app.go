@@ -1,0 +1,134 @@
+// Package cli implements the jetpool command: flags, subcommands and the
+// program-calling handlers operators use without writing Go.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by the subcommands.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // an error, or a batch with dead jobs
+	ExitTimeout = 2 // batch wait timed out
+	ExitUsage   = 64
+)
+
+// exitError carries an exit code up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitWith(code int, err error) error { return &exitError{code: code, err: err} }
+
+// app is one run of the command: its streams and global flags.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	natsURL    string
+	configPath string
+	prefix     string
+	logFormat  string
+	logLevel   string
+	log        *slog.Logger
+}
+
+// Main runs the command with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "jetpool:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "jetpool:", err)
+	if isUsageError(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func isUsageError(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown flag", "unknown command", "unknown shorthand", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "jetpool",
+		Short: "A job processor on NATS JetStream",
+		Long: `jetpool runs worker pools and producers connected through NATS JetStream:
+enqueue jobs, process them in any number of processes, and reconcile
+batches to learn when they are done and what became of every job.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setupLogging()
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&a.natsURL, "nats-url", "", "NATS server URL (default: $NATS_URL, then the config file, then nats://127.0.0.1:4222)")
+	f.StringVar(&a.configPath, "config", "", "YAML configuration file")
+	f.StringVar(&a.prefix, "prefix", "", "subject prefix of the installation (default: config, $JETPOOL_PREFIX, then jetpool)")
+	f.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(
+		a.brokerCommand(),
+		a.workCommand(),
+		a.enqueueCommand(),
+		a.produceCommand(),
+		a.batchCommand(),
+		a.statusCommand(),
+		a.dlqCommand(),
+		a.provisionCommand(),
+		a.demoCommand(),
+	)
+	return root
+}
+
+func (a *app) setupLogging() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return exitWith(ExitUsage, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch a.logFormat {
+	case "text":
+		a.log = slog.New(slog.NewTextHandler(a.stderr, opts))
+	case "json":
+		a.log = slog.New(slog.NewJSONHandler(a.stderr, opts))
+	default:
+		return exitWith(ExitUsage, fmt.Errorf("--log-format %q: use text or json", a.logFormat))
+	}
+	return nil
+}

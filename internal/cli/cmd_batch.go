@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jetpool/jetpool/producer"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) batchCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "batch", Short: "Wait for or show a batch (the join)"}
+	var timeout time.Duration
+	var asJSON bool
+	wait := &cobra.Command{
+		Use:   "wait BATCH",
+		Short: "Wait until a batch is done; exit 0 when every job completed, 1 when any went dead, 2 on timeout",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.connect(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p, _ := producer.New(s.js, producer.Options{Names: s.names, Logger: a.log})
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			bar := a.newProgress()
+			r, err := p.Wait(ctx, args[0], producer.WithProgress(bar.update))
+			bar.finish(r)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					if r != nil {
+						a.printReport(r, asJSON)
+					}
+					return exitWith(ExitTimeout, fmt.Errorf("batch %s not done within %s", args[0], timeout))
+				}
+				return err
+			}
+			a.printReport(r, asJSON)
+			if r.Dead > 0 {
+				return exitWith(ExitFailure, nil)
+			}
+			return nil
+		},
+	}
+	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (exit 2); default: wait until stopped")
+	wait.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+
+	var showJSON bool
+	show := &cobra.Command{
+		Use:   "show BATCH",
+		Short: "Print a batch's report without waiting",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.connect(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p, _ := producer.New(s.js, producer.Options{Names: s.names, Logger: a.log})
+			r, err := p.Reconcile(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			a.printReport(r, showJSON)
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print the report as one JSON object")
+	cmd.AddCommand(wait, show)
+	return cmd
+}
+
+func (a *app) printReport(r *producer.Report, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		_ = enc.Encode(r)
+		return
+	}
+	state := "running"
+	if r.Done {
+		state = "done"
+	} else if !r.Sealed {
+		state = "enqueuing"
+	}
+	fmt.Fprintf(a.stdout, "batch %s (%s) queue %s: expected %d, completed %d, dead %d, pending %d, elapsed %s\n",
+		r.Batch, state, r.Queue, r.Expected, r.Completed, r.Dead, r.Pending, r.Elapsed.Round(time.Millisecond))
+	for q, n := range r.DeadByQueue {
+		fmt.Fprintf(a.stdout, "  dead in %s: %d\n", q, n)
+	}
+}
+
+// progress shows a live bar on a terminal, and a log line a second elsewhere.
+type progress struct {
+	a        *app
+	terminal bool
+	last     time.Time
+	drawn    bool
+}
+
+func (a *app) newProgress() *progress {
+	return &progress{a: a, terminal: isTerminal(a.stderr)}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) update(r *producer.Report) {
+	if p.terminal {
+		fmt.Fprintf(p.a.stderr, "\r%s", bar(r, 30))
+		p.drawn = true
+		return
+	}
+	if time.Since(p.last) >= time.Second {
+		p.last = time.Now()
+		p.a.log.Info("batch progress", "batch", r.Batch, "expected", r.Expected, "completed", r.Completed, "dead", r.Dead, "pending", r.Pending)
+	}
+}
+
+func (p *progress) finish(r *producer.Report) {
+	if p.drawn {
+		if r != nil {
+			fmt.Fprintf(p.a.stderr, "\r%s", bar(r, 30))
+		}
+		fmt.Fprintln(p.a.stderr)
+	}
+}
+
+func bar(r *producer.Report, width int) string {
+	done := r.Completed + r.Dead
+	filled := 0
+	if r.Expected > 0 {
+		filled = min(width, done*width/r.Expected)
+	}
+	return fmt.Sprintf("[%s%s] %d/%d completed, %d dead, %d pending",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), r.Completed, r.Expected, r.Dead, r.Pending)
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) enqueueCommand() *cobra.Command {
+	var id, batch string
+	cmd := &cobra.Command{
+		Use:   "enqueue QUEUE [PAYLOAD | -]",
+		Short: "Enqueue one job, or with '-' one job per stdin line as a batch",
+		Long: `Enqueue one job whose payload is PAYLOAD (empty when absent) and print its ID.
+
+With '-', read one job per line from stdin and enqueue them as one batch;
+print the batch ID on stdout. Exit non-zero naming every line that was not
+enqueued; re-running with the same --batch retries safely.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			queue := args[0]
+			if err := jetpool.ValidateQueue(queue); err != nil {
+				return exitWith(ExitUsage, err)
+			}
+			for flag, v := range map[string]string{"--id": id, "--batch": batch} {
+				if v != "" {
+					if err := jetpool.ValidateName(flag, v); err != nil {
+						return exitWith(ExitUsage, err)
+					}
+				}
+			}
+			s, err := a.connect(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p, err := producer.New(s.js, producer.Options{Names: s.names, Logger: a.log})
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 && args[1] == "-" {
+				return a.enqueueLines(cmd, p, queue, batch)
+			}
+			var payload []byte
+			if len(args) == 2 {
+				payload = []byte(args[1])
+			}
+			opts := []producer.EnqueueOption{producer.WithID(id)}
+			if batch != "" {
+				opts = append(opts, producer.WithBatch(batch))
+			}
+			jobID, err := p.Enqueue(cmd.Context(), queue, payload, opts...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, jobID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "job ID, the deduplication key (default: random)")
+	cmd.Flags().StringVar(&batch, "batch", "", "batch ID (default: random with '-', the job's own ID otherwise)")
+	return cmd
+}
+
+// enqueueLines enqueues stdin's lines as one batch. Job IDs are the batch ID
+// and the line number, so re-running with the same --batch is safe.
+func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batch string) error {
+	if batch == "" {
+		batch = producer.NewID()
+	}
+	var items []producer.Item
+	sc := bufio.NewScanner(a.stdin)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		items = append(items, producer.Item{ID: batch + "-" + strconv.Itoa(line), Payload: append([]byte(nil), sc.Bytes()...)})
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatchID(batch))
+	if b != nil {
+		fmt.Fprintln(a.stdout, b.ID)
+	}
+	var pe *producer.PartialError
+	if errors.As(err, &pe) {
+		lines := make([]string, len(pe.Failed))
+		for i, f := range pe.Failed {
+			lines[i] = strings.TrimPrefix(f.ID, batch+"-")
+			a.log.Error("line not enqueued", "line", lines[i], "error", f.Err)
+		}
+		return exitWith(ExitFailure, fmt.Errorf("%d of %d lines not enqueued: lines %s", len(pe.Failed), len(items), strings.Join(lines, ", ")))
+	}
+	if err != nil {
+		return err
+	}
+	a.log.Info("batch enqueued", "batch", b.ID, "jobs", b.Enqueued, "repeated", b.Repeated)
+	return nil
+}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) produceCommand() *cobra.Command {
+	var (
+		name, queue, sourceFile string
+		every                   time.Duration
+		cycles                  int
+	)
+	cmd := &cobra.Command{
+		Use:   "produce --name N --queue Q --every D (--source-cmd PROGRAM [ARGS...] | --source-file FILE)",
+		Short: "Run the periodic manager: every interval, enqueue a source's lines as a batch and wait for it",
+		Long: `Run the periodic manager. Each cycle's jobs are the output lines of
+--source-cmd (run once per cycle; everything after --source-cmd is its command
+line) or the lines of --source-file (read once per cycle). One manager per
+--name leads across all processes; others stand by. Each cycle logs its
+reconciliation report, and a warning when it outlasts the interval.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for kind, v := range map[string]string{"--name": name, "--queue": queue} {
+				if err := jetpool.ValidateName(kind, v); err != nil {
+					return exitWith(ExitUsage, err)
+				}
+			}
+			if every <= 0 {
+				return exitWith(ExitUsage, fmt.Errorf("--every %s must be positive", every))
+			}
+			useCmd, _ := cmd.Flags().GetBool("source-cmd")
+			if useCmd == (sourceFile != "") {
+				return exitWith(ExitUsage, errors.New("give exactly one source: --source-cmd PROGRAM [ARGS...] or --source-file FILE"))
+			}
+			var src producer.Source
+			if useCmd {
+				if len(args) == 0 {
+					return exitWith(ExitUsage, errors.New("--source-cmd needs a program"))
+				}
+				path, err := exec.LookPath(args[0])
+				if err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("--source-cmd program %q: %w", args[0], err))
+				}
+				src = commandSource(path, args[1:])
+			} else {
+				if len(args) > 0 {
+					return exitWith(ExitUsage, fmt.Errorf("unexpected arguments %q", args))
+				}
+				if _, err := os.Stat(sourceFile); err != nil {
+					return exitWith(ExitUsage, fmt.Errorf("--source-file: %w", err))
+				}
+				src = fileSource(sourceFile)
+			}
+			s, err := a.connect(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			m, err := producer.NewManager(s.js, producer.ManagerConfig{
+				Name: name, Queue: queue, Interval: pickDur(every, s.cfg.Pool(queue).Interval), Source: src,
+				Cycles: cycles, Names: s.names, Logger: a.log,
+				OnCycle: func(r producer.CycleReport) { a.logCycle(r) },
+			})
+			if err != nil {
+				return exitWith(ExitUsage, err)
+			}
+			return m.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // everything after --source-cmd belongs to the program
+	f.StringVar(&name, "name", "", "manager name; one leader per name (required)")
+	f.StringVar(&queue, "queue", "", "queue to fill (required)")
+	f.DurationVar(&every, "every", 0, "interval between cycle starts (required)")
+	f.Bool("source-cmd", false, "run PROGRAM [ARGS...] (the rest of the command line) each cycle; its stdout lines are the jobs")
+	f.StringVar(&sourceFile, "source-file", "", "file whose lines are each cycle's jobs")
+	f.IntVar(&cycles, "cycles", 0, "stop after this many cycles (default: run until stopped)")
+	return cmd
+}
+
+func (a *app) logCycle(r producer.CycleReport) {
+	attrs := []any{"batch", r.Batch, "took", r.Duration.Round(time.Millisecond), "overrun", r.Overrun}
+	if rep := r.Report; rep != nil {
+		attrs = append(attrs, "expected", rep.Expected, "completed", rep.Completed, "dead", rep.Dead, "pending", rep.Pending)
+	}
+	if r.Err != nil {
+		a.log.Error("cycle", append(attrs, "error", r.Err)...)
+		return
+	}
+	a.log.Info("cycle", attrs...)
+}
+
+func linesToItems(data []byte) []producer.Item {
+	var items []producer.Item
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		items = append(items, producer.Item{Payload: append([]byte(nil), sc.Bytes()...)})
+	}
+	return items
+}
+
+func commandSource(path string, args []string) producer.Source {
+	return func(ctx context.Context) ([]producer.Item, error) {
+		cmd := exec.CommandContext(ctx, path, args...)
+		var stderr limitedBuffer
+		stderr.limit = 4096
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w: %s", path, err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		return linesToItems(out), nil
+	}
+}
+
+func fileSource(path string) producer.Source {
+	return func(context.Context) ([]producer.Item, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return linesToItems(data), nil
+	}
+}

@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"errors"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/consumer"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) workCommand() *cobra.Command {
+	var (
+		queue, forward, httpURL, builtin string
+		concurrency, maxAttempts         int
+		timeout, grace                   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "work --queue Q (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
+		Short: "Run a worker pool on a queue",
+		Long: `Run a worker pool on a queue with one handler:
+
+  --exec PROGRAM [ARGS...]  run the program once per job (everything after --exec
+                            is its command line); payload on stdin; JETPOOL_JOB_ID,
+                            JETPOOL_QUEUE, JETPOOL_BATCH, JETPOOL_ATTEMPT in its
+                            environment. Exit 0: done (stdout is forwarded with
+                            --forward); 75: retry later; 65: dead-letter now; any
+                            other: a failed attempt. Killed at the timeout.
+  --http URL                POST the payload; 2xx done, 4xx (but 429) dead-letter
+                            now, anything else retried.
+  --builtin SPEC            noop, sleep=DURATION or fail=PROBABILITY.
+
+Stops gracefully on SIGINT or SIGTERM: running jobs finish within the grace
+period, jobs fetched but not started go back to the queue.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := jetpool.ValidateQueue(queue); err != nil {
+				return exitWith(ExitUsage, err)
+			}
+			if forward != "" {
+				if err := jetpool.ValidateQueue(forward); err != nil {
+					return exitWith(ExitUsage, err)
+				}
+			}
+			h, err := a.pickHandler(cmd, args, httpURL, builtin, forward)
+			if err != nil {
+				return exitWith(ExitUsage, err)
+			}
+			s, err := a.connect(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			pc := s.cfg.Pool(queue)
+			cfg := consumer.Config{
+				Queue: queue, Names: s.names, Logger: a.log,
+				Concurrency: pick(concurrency, pc.Concurrency), Timeout: pickDur(timeout, pc.Timeout),
+				MaxAttempts: pick(maxAttempts, pc.MaxAttempts), ShutdownGrace: grace,
+				Backoff: consumer.Backoff{Initial: pc.Backoff.Initial, Max: pc.Backoff.Max},
+			}
+			pool, err := consumer.New(s.js, cfg, h)
+			if err != nil {
+				return exitWith(ExitUsage, err)
+			}
+			return pool.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // everything after --exec belongs to the program
+	f.StringVar(&queue, "queue", "", "queue to work on (required)")
+	f.IntVar(&concurrency, "concurrency", 0, "jobs run at once (default: config, then 4)")
+	f.DurationVar(&timeout, "timeout", 0, "per-job timeout (default: config, then 1m)")
+	f.IntVar(&maxAttempts, "max-attempts", 0, "deliveries before a job is dead (default: config, then 5)")
+	f.DurationVar(&grace, "grace", 0, "shutdown grace for running jobs (default 10s)")
+	f.StringVar(&forward, "forward", "", "queue that receives each completed job's output")
+	f.Bool("exec", false, "run PROGRAM [ARGS...] (the rest of the command line) per job")
+	f.StringVar(&httpURL, "http", "", "POST each job to URL")
+	f.StringVar(&builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
+	_ = cmd.MarkFlagRequired("queue")
+	return cmd
+}
+
+// pickHandler builds the one handler the flags ask for.
+func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, forward string) (jetpool.Handler, error) {
+	useExec, _ := cmd.Flags().GetBool("exec")
+	n := 0
+	for _, set := range []bool{useExec, httpURL != "", builtin != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, errors.New("give exactly one handler: --exec PROGRAM [ARGS...], --http URL or --builtin SPEC")
+	}
+	switch {
+	case useExec:
+		return newExecHandler(args, forward)
+	case httpURL != "":
+		if len(args) > 0 {
+			return nil, errors.New("unexpected arguments after --http URL")
+		}
+		return newHTTPHandler(httpURL, forward)
+	default:
+		if len(args) > 0 {
+			return nil, errors.New("unexpected arguments after --builtin")
+		}
+		return builtinHandler(builtin, forward)
+	}
+}
+
+func pick(flag, cfg int) int {
+	if flag != 0 {
+		return flag
+	}
+	return cfg
+}
+
+func pickDur(flag, cfg time.Duration) time.Duration {
+	if flag != 0 {
+		return flag
+	}
+	return cfg
+}
