@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/config"
+	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -78,7 +78,7 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	defer cancel()
 	if _, err := js.AccountInfo(cctx); err != nil {
 		nc.Close()
-		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		if topology.NoJetStream(err) {
 			return nil, fmt.Errorf("NATS at %s has no JetStream enabled (start nats-server with -js)", redact(cfg.NATSURL))
 		}
 		return nil, fmt.Errorf("NATS at %s: JetStream did not answer: %w", redact(cfg.NATSURL), err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -121,6 +122,13 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o Options) error
 	return ensureStream(ctx, js, dead)
 }
 
+// NoJetStream reports whether err means the server has no JetStream.
+func NoJetStream(err error) bool {
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
 func orUnlimited(v int64) int64 {
 	if v <= 0 {
 		return -1
@@ -133,7 +141,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+	if NoJetStream(err) {
 		return fmt.Errorf("provision stream %s: the NATS server has no JetStream enabled (start nats-server with -js): %w", cfg.Name, err)
 	}
 	return fmt.Errorf("provision stream %s (subjects %v): conflicts with what the server holds or was refused: %w", cfg.Name, cfg.Subjects, err)
@@ -211,7 +219,7 @@ func OpenStreams(ctx context.Context, js jetstream.JetStream, o Options) error {
 		return nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		if NoJetStream(err) {
 			return fmt.Errorf("the NATS server has no JetStream enabled (start nats-server with -js): %w", err)
 		}
 		return fmt.Errorf("look up stream %s: %w", o.Names.WorkStream(), err)
