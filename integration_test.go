@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,7 +58,7 @@ func TestMain(m *testing.M) {
 // proc is a running jetpool process.
 type proc struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	stdout syncBuf
 	stderr syncBuf
 	done   chan struct{}
 	err    error
@@ -401,4 +402,30 @@ func TestDemoRuns(t *testing.T) {
 	out := p.stdout.String()
 	assert.Contains(t, out, "expected 40, completed 39, dead 1, pending 0")
 	assert.Contains(t, out, "total")
+}
+
+// The broker command runs a server others connect to, provisions it, and
+// stops cleanly on SIGTERM; produce --source-cmd fills a queue from a program.
+func TestBrokerCommandAndCommandSource(t *testing.T) {
+	b := start(t, "nats://unused:1", nil, "broker", "--listen", "127.0.0.1:-1", "--store", t.TempDir())
+	var url string
+	natstest.Eventually(t, 20*time.Second, func() bool {
+		url = strings.TrimSpace(b.stdout.String())
+		return strings.HasPrefix(url, "nats://")
+	}, "broker printed its URL")
+
+	out, code := run(t, url, "", "provision", "jobs", "--replicas", "1")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "provisioned JETPOOL_JOBS")
+
+	rec, hook := newRecorder(t, 0)
+	start(t, url, nil, "work", "--queue", "jobs", "--http", hook)
+	prod := start(t, url, nil, "--log-level", "info", "produce", "--name", "cmd", "--queue", "jobs", "--every", "200ms",
+		"--cycles", "2", "--source-cmd", "sh", "-c", "seq 1 5")
+	require.Equal(t, 0, prod.wait(t, 30*time.Second), prod.stderr.String())
+	assert.Len(t, regexp.MustCompile(`msg=cycle .*completed=5`).FindAllString(prod.stderr.String(), -1), 2, prod.stderr.String())
+	assert.Equal(t, 10, rec.count())
+
+	require.NoError(t, b.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, b.wait(t, 30*time.Second))
 }

@@ -25,8 +25,10 @@ type Config struct {
 	// Concurrency is how many jobs run at once in this process (4).
 	Concurrency int
 	// Prefetch is how many jobs may wait in this process beyond those
-	// running (Concurrency). Waiting jobs are not heartbeated, so keep
-	// Prefetch/Concurrency times a job's duration under AckWait.
+	// running (half of Concurrency, at least 1): the pool never holds more
+	// than Concurrency+Prefetch unacknowledged jobs. Waiting jobs are not
+	// heartbeated, so keep Prefetch/Concurrency times a job's duration
+	// under AckWait.
 	Prefetch int
 	// Timeout bounds one attempt; the handler's context is cancelled then (1m).
 	Timeout time.Duration
@@ -51,7 +53,7 @@ func (c Config) withDefaults() Config {
 		c.Concurrency = DefaultConcurrency
 	}
 	if c.Prefetch == 0 {
-		c.Prefetch = c.Concurrency
+		c.Prefetch = max(1, c.Concurrency/2)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout

@@ -29,7 +29,6 @@ type Pool struct {
 
 	startOnce sync.Once
 	stopOnce  sync.Once
-	stopErr   error
 
 	consume   jetstream.ConsumeContext
 	work      chan jetstream.Msg
@@ -101,10 +100,10 @@ func (p *Pool) start(ctx context.Context) error {
 			p.log.Warn("pulling jobs", "error", err)
 		}))
 	if err != nil {
-		p.shutdown(context.Background())
+		p.stopOnce.Do(func() { p.shutdown(context.Background()) })
 		return fmt.Errorf("consumer: consume queue %s: %w", p.cfg.Queue, err)
 	}
-	p.log.Info("worker pool started", "concurrency", p.cfg.Concurrency, "prefetch", p.cfg.Prefetch, "heartbeat", p.heartbeat)
+	p.log.Info("worker pool started", "concurrency", p.cfg.Concurrency, "prefetch", p.cfg.Prefetch, "heartbeat", p.heartbeat.String())
 	return nil
 }
 
@@ -123,16 +122,25 @@ func (p *Pool) Run(ctx context.Context) error {
 // returns the rest. It returns when every goroutine has ended or ctx ends.
 // Stop is safe to call more than once.
 func (p *Pool) Stop(ctx context.Context) error {
-	p.stopOnce.Do(func() { p.stopErr = p.shutdown(ctx) })
-	if p.stopErr != nil {
-		return p.stopErr
-	}
+	p.stopOnce.Do(func() { go p.shutdown(ctx) })
 	select {
 	case <-p.stopped:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("consumer: pool %s did not stop: %d jobs still running (handlers ignoring their context?): %w",
+			p.cfg.Queue, p.busy(), ctx.Err())
 	}
+}
+
+// busy counts the jobs running now.
+func (p *Pool) busy() int {
+	n := 0
+	for i := range p.slots {
+		if p.slots[i].Load() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Stopped is closed once the pool has fully stopped.
@@ -141,14 +149,14 @@ func (p *Pool) Stopped() <-chan struct{} { return p.stopped }
 // Stats returns the pool's counters so far.
 func (p *Pool) Stats() Stats { return p.stats.snapshot() }
 
-func (p *Pool) shutdown(ctx context.Context) error {
+func (p *Pool) shutdown(ctx context.Context) {
 	if p.jobCtx == nil { // never started
 		select {
 		case <-p.stopped:
 		default:
 			close(p.stopped)
 		}
-		return nil
+		return
 	}
 	close(p.stopping)
 	grace := time.NewTimer(p.cfg.ShutdownGrace)
@@ -182,7 +190,6 @@ func (p *Pool) shutdown(ctx context.Context) error {
 	p.beats.Wait()
 	close(p.stopped)
 	p.log.Info("worker pool stopped")
-	return nil
 }
 
 // dispatch is the Consume callback: it hands msg to a free worker, keeping

@@ -306,3 +306,70 @@ func TestBackoffGrowsWithinBounds(t *testing.T) {
 		}
 	}
 }
+
+// A pool never holds more unacknowledged jobs than Concurrency+Prefetch,
+// however many are waiting: with every worker busy, the server sees at most
+// that many jobs delivered and unacknowledged.
+func TestUnackedJobsStayWithinConcurrencyPlusPrefetch(t *testing.T) {
+	env := setup(t, broker.ProvisionOptions{}, "q")
+	publishN(t, env.JS, "q", "b1", 40)
+	const concurrency, prefetch = 3, 2
+	release := make(chan struct{})
+	var running, done atomic.Int64
+	startPool(t, env, consumer.Config{Queue: "q", Concurrency: concurrency, Prefetch: prefetch}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+		running.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		done.Add(1)
+		return nil
+	}))
+	ctx := context.Background()
+	c, err := env.JS.Consumer(ctx, names.WorkStream(), "q")
+	require.NoError(t, err)
+	unacked := func() int {
+		info, err := c.Info(ctx)
+		require.NoError(t, err)
+		return info.NumAckPending
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool { return running.Load() == concurrency && unacked() > concurrency },
+		"every worker busy and a job prefetched")
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+		require.LessOrEqual(t, unacked(), concurrency+prefetch, "unacked jobs held by the pool")
+	}
+	require.Equal(t, int64(concurrency), running.Load())
+	close(release)
+	natstest.Eventually(t, 10*time.Second, func() bool { return done.Load() == 40 }, "all jobs done")
+}
+
+// A handler that ignores its context cannot be stopped; Stop says so
+// instead of hanging, and the pool finishes stopping once the handler returns.
+func TestStopReportsHandlersIgnoringContext(t *testing.T) {
+	env := setup(t, broker.ProvisionOptions{}, "q")
+	publish(t, env.JS, "q", "b1", "stubborn", nil)
+	release := make(chan struct{})
+	var started atomic.Bool
+	p, err := consumer.New(env.JS, consumer.Config{Queue: "q", ShutdownGrace: 50 * time.Millisecond, Logger: env.Log},
+		jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+			started.Store(true)
+			<-release
+			return nil
+		}))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background()))
+	natstest.Eventually(t, 10*time.Second, started.Load, "job started")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = p.Stop(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1 jobs still running")
+	close(release)
+	select {
+	case <-p.Stopped():
+	case <-time.After(10 * time.Second):
+		t.Fatal("pool did not finish stopping")
+	}
+	require.NoError(t, p.Stop(context.Background()))
+}

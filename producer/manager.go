@@ -125,9 +125,10 @@ func (m *Manager) Run(ctx context.Context) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	won := make(chan struct{}, 1) // signalled when this manager becomes leader
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); m.keepLease(ctx, l) }()
+	go func() { defer wg.Done(); m.keepLease(ctx, l, won) }()
 	defer func() {
 		stop()
 		wg.Wait()
@@ -142,9 +143,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	led, last := 0, int64(-1)
 	for ctx.Err() == nil {
 		if !l.leader.Load() {
-			if !sleep(ctx, l.ttl/4) {
-				break
+			t := time.NewTimer(l.ttl / 4)
+			select {
+			case <-ctx.Done():
+			case <-won:
+			case <-t.C:
 			}
+			t.Stop()
 			continue
 		}
 		start := time.Now()
@@ -175,7 +180,7 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // keepLease takes or renews the lease three times per TTL.
-func (m *Manager) keepLease(ctx context.Context, l *lease) {
+func (m *Manager) keepLease(ctx context.Context, l *lease, won chan<- struct{}) {
 	t := time.NewTicker(l.ttl / 3)
 	defer t.Stop()
 	for {
@@ -186,10 +191,16 @@ func (m *Manager) keepLease(ctx context.Context, l *lease) {
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("leader lease", "error", err)
 		}
+		m.leader.Store(now)
 		if now != was {
 			m.log.Info("leadership changed", "leader", now)
+			if now {
+				select {
+				case won <- struct{}{}:
+				default:
+				}
+			}
 		}
-		m.leader.Store(now)
 		select {
 		case <-ctx.Done():
 			return

@@ -96,18 +96,25 @@ func TestReconcileFromAnotherClient(t *testing.T) {
 	assert.ErrorIs(t, err, producer.ErrBatchNotFound)
 }
 
-// Wait polls with backoff: while a batch sits unfinished for two seconds, it
-// makes only a few snapshots per second.
+// Wait polls with backoff: while a batch sits unfinished, the server sees
+// only a few JetStream API calls per second from it.
 func TestWaitPollingBacksOff(t *testing.T) {
-	_, p := setup(t, broker.ProvisionOptions{}, "idle")
+	env, p := setup(t, broker.ProvisionOptions{}, "idle")
 	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatchID("slow"))
 	require.NoError(t, err)
-	var polls atomic.Int64
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	before, err := env.JS.AccountInfo(context.Background())
+	require.NoError(t, err)
+	const wait = 4 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	_, err = p.Wait(ctx, "slow", producer.WithProgress(func(*producer.Report) { polls.Add(1) }))
+	_, err = p.Wait(ctx, "slow")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	// 10ms growing by half each time to 1s: about 12 snapshots in 2s.
-	assert.LessOrEqual(t, polls.Load(), int64(16))
-	assert.GreaterOrEqual(t, polls.Load(), int64(5))
+	after, err := env.JS.AccountInfo(context.Background())
+	require.NoError(t, err)
+	calls := after.API.Total - before.API.Total - 1 // less the second AccountInfo
+	perSecond := float64(calls) / wait.Seconds()
+	t.Logf("Wait made %d JetStream API calls in %s: %.1f per second", calls, wait, perSecond)
+	// 10ms growing by half each time to 1s: about 14 snapshots of 2 calls.
+	assert.LessOrEqual(t, perSecond, 10.0)
+	assert.Greater(t, calls, uint64(4), "Wait must poll")
 }
