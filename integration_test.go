@@ -348,6 +348,11 @@ func TestPoisonBatchThenDLQRetry(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, `"dead":3`)
 
+	out, code = run(t, url, "", "dlq", "show", "work", "pb-4")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, `"payload_text": "poison 3"`)
+	assert.Contains(t, out, `"attempts": 2`)
+
 	rec.setFail(nil)
 	out, code = run(t, url, "", "dlq", "retry", "work", "--all")
 	require.Equal(t, 0, code)

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func setup(t *testing.T, opts broker.ProvisionOptions, queues ...string) (*natstest.Env, *producer.Producer) {
+func setup(t testing.TB, opts broker.ProvisionOptions, queues ...string) (*natstest.Env, *producer.Producer) {
 	t.Helper()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,0 +1,64 @@
+package producer_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/stretchr/testify/require"
+)
+
+const benchBatch = 1000
+
+// BenchmarkEnqueueBatch measures batch publishing: jobs/s is the figure.
+func BenchmarkEnqueueBatch(b *testing.B) {
+	_, p := setup(b, broker.ProvisionOptions{}, "bench")
+	payload := make([]byte, 128)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		its := make([]producer.Item, benchBatch)
+		for j := range its {
+			its[j] = producer.Item{ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Payload: payload}
+		}
+		if _, err := p.EnqueueBatch(ctx, "bench", its); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// BenchmarkEndToEnd enqueues a batch, runs it through a no-op pool and waits
+// for it: enqueue, delivery, ack and the join.
+func BenchmarkEndToEnd(b *testing.B) {
+	env, p := setup(b, broker.ProvisionOptions{}, "bench")
+	pool, err := consumer.New(env.JS, consumer.Config{Queue: "bench", Concurrency: 64, Logger: env.Log},
+		jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil }))
+	require.NoError(b, err)
+	require.NoError(b, pool.Start(context.Background()))
+	defer pool.Stop(context.Background())
+	payload := make([]byte, 128)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		its := make([]producer.Item, benchBatch)
+		for j := range its {
+			its[j] = producer.Item{ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Payload: payload}
+		}
+		batch, err := p.EnqueueBatch(ctx, "bench", its)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if _, err := batch.Wait(wctx, producer.WithPolling(time.Millisecond, 20*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "jobs/s")
+}
