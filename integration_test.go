@@ -434,3 +434,19 @@ func TestBrokerCommandAndCommandSource(t *testing.T) {
 	require.NoError(t, b.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, b.wait(t, 30*time.Second))
 }
+
+// enqueue - names every line JetStream refused and exits non-zero; the
+// others are enqueued and counted in the batch.
+func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
+	url := startBroker(t, broker.ProvisionOptions{MaxMsgSize: 256}, "work")
+	long := strings.Repeat("x", 1000)
+	p := start(t, url, strings.NewReader("short\n"+long+"\nshort\n"+long+"\n"), "enqueue", "work", "-", "--batch", "mixed")
+	assert.Equal(t, 1, p.wait(t, 30*time.Second))
+	assert.Equal(t, "mixed", strings.TrimSpace(p.stdout.String()))
+	assert.Contains(t, p.stderr.String(), "2 of 4 lines not enqueued: lines 2, 4")
+	assert.Contains(t, p.stderr.String(), "256 bytes")
+
+	out, code := run(t, url, "", "batch", "show", "mixed", "--json")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, `"expected":2`)
+}

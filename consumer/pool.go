@@ -172,7 +172,6 @@ func (p *Pool) shutdown(ctx context.Context) {
 			p.consume.Stop()
 		}
 	}
-	close(p.work)
 	idle := make(chan struct{})
 	go func() { p.workers.Wait(); close(idle) }()
 	select {
@@ -235,10 +234,21 @@ func (p *Pool) release(msg jetstream.Msg, why string) {
 
 func (p *Pool) runWorker(slot int) {
 	defer p.workers.Done()
-	for msg := range p.work {
-		p.slots[slot].Store(&msg)
-		p.process(msg)
-		p.slots[slot].Store(nil)
+	for {
+		select {
+		case <-p.stopping:
+			return
+		case msg := <-p.work:
+			select {
+			case <-p.stopping: // handed over as the pool began to stop
+				p.release(msg, "pool stopping")
+				continue
+			default:
+			}
+			p.slots[slot].Store(&msg)
+			p.process(msg)
+			p.slots[slot].Store(nil)
+		}
 	}
 }
 
