@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,7 +38,7 @@ func TestConcurrencyNeverExceedsLimit(t *testing.T) {
 		done.Add(1)
 		return nil
 	}))
-	natstest.Eventually(t, 20*time.Second, func() bool { return done.Load() == jobs }, "all jobs done")
+	natstest.Eventually(t, 90*time.Second, func() bool { return done.Load() == jobs }, "all jobs done: %d done; %s", func() any { return done.Load() }(), consumerState(t, env))
 	assert.LessOrEqual(t, peak.Load(), int64(limit))
 	assert.GreaterOrEqual(t, peak.Load(), int64(2), "the pool should run jobs in parallel")
 	natstest.Eventually(t, 5*time.Second, func() bool { return streamMsgs(t, env.JS, names.WorkStream()) == 0 }, "work stream empty")
@@ -372,4 +373,17 @@ func TestStopReportsHandlersIgnoringContext(t *testing.T) {
 		t.Fatal("pool did not finish stopping")
 	}
 	require.NoError(t, p.Stop(context.Background()))
+}
+
+// consumerState describes queue q's consumer for a failure message.
+func consumerState(t *testing.T, env *natstest.Env) string {
+	c, err := env.JS.Consumer(context.Background(), names.WorkStream(), "q")
+	if err != nil {
+		return err.Error()
+	}
+	i, err := c.Info(context.Background())
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("pending %d, ack pending %d, waiting %d, delivered %d, ack floor %d", i.NumPending, i.NumAckPending, i.NumWaiting, i.Delivered.Consumer, i.AckFloor.Consumer)
 }

@@ -50,10 +50,14 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 		before := stage2.Load()
 		b, err := p.EnqueueBatch(context.Background(), "stage1", items("r"+strconv.Itoa(round), perBatch))
 		require.NoError(t, err)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		began := time.Now()
 		r, err := b.Wait(ctx, producer.WithPolling(time.Millisecond, 20*time.Millisecond))
 		cancel()
-		require.NoError(t, err)
+		if d := time.Since(began); d > 5*time.Second {
+			t.Logf("round %d took %s", round, d)
+		}
+		require.NoError(t, err, "round %d: last report %+v", round, r)
 		require.Equal(t, int64(perBatch), stage2.Load()-before, "round %d: Wait returned before stage 2 finished", round)
 		require.Equal(t, perBatch, r.Completed)
 		require.True(t, r.Done)

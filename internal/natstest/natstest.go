@@ -121,6 +121,10 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within "+timeout.String()+": "+msg, args...)
 		}
+		before := time.Now()
 		time.Sleep(5 * time.Millisecond)
+		if gap := time.Since(before); gap > time.Second {
+			t.Logf("a 5ms poll took %s: the test process stalled", gap)
+		}
 	}
 }
