@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -77,7 +78,8 @@ func WithBatchID(id string) BatchOption { return func(o *batchOptions) { o.id = 
 
 // EnqueueBatch publishes items to queue as one batch, with up to the
 // producer's Window publishes awaiting acknowledgement at once, and records
-// the batch manifest. It returns the batch and, when some jobs were not
+// the batch manifest. A ctx without a deadline gets the producer's Timeout
+// per thousand jobs. It returns the batch and, when some jobs were not
 // acknowledged, a *[PartialError] naming them; the batch counts only jobs
 // that JetStream stored. Invalid input fails the whole call before anything
 // is published.
@@ -107,14 +109,21 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		}
 		msgs[i], b.JobIDs[i] = msg, id
 	}
-	ctx, cancel := p.withTimeout(ctx)
+	// Without a deadline, allow the default timeout per thousand jobs.
+	var cancel context.CancelFunc = func() {}
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, p.opts.Timeout*time.Duration(1+len(items)/1000))
+	}
 	defer cancel()
 	if err := p.createManifest(ctx, o.id, queue, false); err != nil {
 		return nil, err
 	}
 
-	var duplicates []string
-	var failedIDs []string
+	var duplicates, failedIDs []string
+	fail := func(i int, err error) {
+		b.Failed = append(b.Failed, FailedJob{ID: b.JobIDs[i], Err: p.publishError(ctx, b.JobIDs[i], queue, len(items[i].Payload), err)})
+		failedIDs = append(failedIDs, b.JobIDs[i])
+	}
 	settle := func(i int, f jetstream.PubAckFuture) {
 		select {
 		case ack := <-f.Ok():
@@ -125,9 +134,9 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 				b.Enqueued++
 			}
 		case err := <-f.Err():
-			b.Failed = append(b.Failed, FailedJob{ID: b.JobIDs[i], Err: p.publishError(ctx, b.JobIDs[i], queue, len(items[i].Payload), err)})
+			fail(i, err)
 		case <-ctx.Done():
-			b.Failed = append(b.Failed, FailedJob{ID: b.JobIDs[i], Err: p.publishError(ctx, b.JobIDs[i], queue, len(items[i].Payload), ctx.Err())})
+			fail(i, ctx.Err())
 		}
 	}
 	type pending struct {
@@ -142,21 +151,18 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			head++
 		}
 		if ctx.Err() != nil {
-			b.Failed = append(b.Failed, FailedJob{ID: b.JobIDs[i], Err: p.publishError(ctx, b.JobIDs[i], queue, len(msg.Data), ctx.Err())})
+			fail(i, ctx.Err())
 			continue
 		}
 		f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(b.JobIDs[i]), jetstream.WithExpectStream(p.opts.Names.WorkStream()))
 		if err != nil {
-			b.Failed = append(b.Failed, FailedJob{ID: b.JobIDs[i], Err: p.publishError(ctx, b.JobIDs[i], queue, len(msg.Data), err)})
+			fail(i, err)
 			continue
 		}
 		inflight = append(inflight, pending{i, f})
 	}
 	for _, w := range inflight[head:] {
 		settle(w.i, w.f)
-	}
-	for _, f := range b.Failed {
-		failedIDs = append(failedIDs, f.ID)
 	}
 	// Record the counts even when the caller's context has ended, so the
 	// manifest matches what JetStream holds.
