@@ -15,6 +15,15 @@ import (
 
 const benchBatch = 1000
 
+// benchItems is the i-th batch of a benchmark.
+func benchItems(i int, payload []byte) []producer.Item {
+	its := make([]producer.Item, benchBatch)
+	for j := range its {
+		its[j] = producer.Item{ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Payload: payload}
+	}
+	return its
+}
+
 // BenchmarkEnqueueBatch measures batch publishing: jobs/s is the figure.
 func BenchmarkEnqueueBatch(b *testing.B) {
 	_, p := setup(b, broker.ProvisionOptions{}, "bench")
@@ -22,10 +31,7 @@ func BenchmarkEnqueueBatch(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {
-		its := make([]producer.Item, benchBatch)
-		for j := range its {
-			its[j] = producer.Item{ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Payload: payload}
-		}
+		its := benchItems(i, payload)
 		if _, err := p.EnqueueBatch(ctx, "bench", its); err != nil {
 			b.Fatal(err)
 		}
@@ -46,10 +52,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {
-		its := make([]producer.Item, benchBatch)
-		for j := range its {
-			its[j] = producer.Item{ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Payload: payload}
-		}
+		its := benchItems(i, payload)
 		batch, err := p.EnqueueBatch(ctx, "bench", its)
 		if err != nil {
 			b.Fatal(err)
