@@ -39,6 +39,7 @@ type RetryAfterError struct {
 	Err   error
 }
 
+// Error reports the delay and the cause.
 func (e *RetryAfterError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("retry after %s", e.Delay)
@@ -46,6 +47,7 @@ func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("retry after %s: %v", e.Delay, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
 // RetryAfter returns an error that retries the job after delay. Match it with

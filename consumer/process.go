@@ -26,6 +26,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error reports the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }
 
 // process runs one delivery of a job and settles it: ack, nak with delay, or

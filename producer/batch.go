@@ -46,6 +46,7 @@ type PartialError struct {
 	Failed []FailedJob
 }
 
+// Error names the batch and up to ten of the failed jobs.
 func (e *PartialError) Error() string {
 	ids := make([]string, 0, min(len(e.Failed), 10))
 	for i, f := range e.Failed {
