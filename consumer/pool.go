@@ -14,6 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// pullExpiry bounds each pull request; its heartbeats come every half.
+const pullExpiry = 5 * time.Second
+
 // ErrStarted is returned by [Pool.Start] on a pool already started.
 var ErrStarted = errors.New("consumer: pool already started")
 
@@ -96,6 +99,9 @@ func (p *Pool) start(ctx context.Context) error {
 	go p.runHeartbeats()
 	p.consume, err = cons.Consume(p.dispatch,
 		jetstream.PullMaxMessages(p.cfg.Prefetch),
+		// Short-lived pull requests: a pull the server lost is noticed (by
+		// its missing heartbeats) and renewed within seconds, not a minute.
+		jetstream.PullExpiry(pullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			p.log.Warn("pulling jobs", "error", err)
 		}))
