@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -20,7 +21,8 @@ type Options struct {
 	Listen string
 	// StoreDir is where JetStream keeps its files. Required.
 	StoreDir string
-	// ServerName names the server; required in a cluster, derived otherwise.
+	// ServerName names the server; in a cluster it defaults to the host
+	// name and the cluster port.
 	ServerName string
 	// HTTP is HOST:PORT of the monitoring endpoint; none when empty.
 	HTTP string
@@ -97,12 +99,14 @@ func (o Options) serverOptions() (*server.Options, error) {
 		if o.ClusterName == "" || o.ClusterListen == "" {
 			return nil, errors.New("broker: a cluster member needs both a cluster name and a cluster listen address")
 		}
-		if o.ServerName == "" {
-			return nil, errors.New("broker: a cluster member needs a server name")
-		}
 		opts.Cluster.Name = o.ClusterName
 		if opts.Cluster.Host, opts.Cluster.Port, err = splitHostPort("cluster listen", o.ClusterListen); err != nil {
 			return nil, err
+		}
+		if opts.ServerName == "" {
+			// Cluster members need distinct names: the host and cluster port.
+			host, _ := os.Hostname()
+			opts.ServerName = fmt.Sprintf("%s-%d", host, opts.Cluster.Port)
 		}
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)

@@ -52,7 +52,7 @@ func (a *app) brokerCommand() *cobra.Command {
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "client address HOST:PORT (port -1: random)")
 	f.StringVar(&o.StoreDir, "store", "", "JetStream store directory (required)")
 	f.StringVar(&o.HTTP, "http", "", "monitoring address HOST:PORT")
-	f.StringVar(&o.ServerName, "server-name", "", "server name (required in a cluster)")
+	f.StringVar(&o.ServerName, "server-name", "", "server name (default in a cluster: HOST-CLUSTERPORT)")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name")
 	f.StringVar(&o.ClusterListen, "cluster-listen", "", "cluster address HOST:PORT")
 	f.StringSliceVar(&o.Routes, "routes", nil, "cluster routes, nats://host:port,...")
