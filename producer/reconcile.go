@@ -2,7 +2,6 @@ package producer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -130,31 +129,31 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 	var last *Report
 	var m *Manifest
 	for {
-		if m == nil || !m.Sealed || (last != nil && last.Pending == 0) {
-			// Read the manifest until it is sealed, and again before
-			// declaring the batch done, in case jobs were added.
+		if m == nil || !m.Sealed {
 			mm, _, err := p.readManifest(ctx, batch)
-			if err != nil && !(errors.Is(err, ErrBatchNotFound) && last != nil) {
-				if last != nil && ctx.Err() != nil {
-					return last, ctx.Err()
-				}
-				return last, err
+			if err != nil {
+				return last, waitError(ctx, err)
 			}
-			if mm != nil {
-				m = mm
-			}
+			m = mm
 		}
 		r, err := p.reconcile(ctx, m)
 		if err != nil {
-			if ctx.Err() != nil {
-				return last, ctx.Err()
-			}
-			return last, err
+			return last, waitError(ctx, err)
 		}
 		last = r
 		if r.Done {
-			p.finish(ctx, m, r)
-			return r, nil
+			// Confirm against a fresh manifest: jobs may have been added
+			// to the batch since it was read.
+			fresh, _, err := p.readManifest(ctx, batch)
+			if err != nil {
+				return last, waitError(ctx, err)
+			}
+			if fresh.Sealed && fresh.Expected == m.Expected {
+				p.finish(ctx, m, r)
+				return r, nil
+			}
+			m = fresh
+			continue
 		}
 		if o.progress != nil {
 			o.progress(r)
@@ -168,6 +167,15 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 		}
 		delay = min(delay*3/2, o.maxPoll)
 	}
+}
+
+// waitError prefers the context's error, which explains why a call failed
+// once the wait has been cut short.
+func waitError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // finish records the final report in the manifest, so later reconciles
