@@ -44,6 +44,12 @@ func (f *forwarder) forward(ctx context.Context, queue string, payload []byte, h
 	for k, v := range headers {
 		msg.Header[k] = v
 	}
+	// The W3C trace context continues into the next stage.
+	for _, k := range []string{"traceparent", "tracestate"} {
+		if msg.Header.Get(k) == "" && f.source.Headers.Get(k) != "" {
+			msg.Header.Set(k, f.source.Headers.Get(k))
+		}
+	}
 	msg.Header.Set(jetpool.HeaderMsgID, id)
 	msg.Header.Del(jetpool.HeaderJobID)
 	msg.Header.Set(jetpool.HeaderParent, f.source.ID)

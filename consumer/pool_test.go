@@ -13,6 +13,7 @@ import (
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -231,7 +232,11 @@ func TestStoppingUnderLoadLosesNothing(t *testing.T) {
 
 func TestRedeliveredJobForwardsOnce(t *testing.T) {
 	env := setup(t, broker.ProvisionOptions{}, "stage1", "stage2")
-	publish(t, env.JS, "stage1", "b1", "src", []byte("in"))
+	in := nats.NewMsg(names.JobSubject("stage1", "b1"))
+	in.Data = []byte("in")
+	in.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	_, err := env.JS.PublishMsg(context.Background(), in, jetstream.WithMsgID("src"))
+	require.NoError(t, err)
 	startPool(t, env, consumer.Config{Queue: "stage1", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		if _, err := j.Forward(ctx, "stage2", []byte("out"), nil); err != nil {
 			return err
@@ -259,6 +264,7 @@ func TestRedeliveredJobForwardsOnce(t *testing.T) {
 	assert.Equal(t, "b1", got[0].Batch)
 	assert.Equal(t, "out", string(got[0].Payload))
 	assert.Equal(t, "src", got[0].Headers.Get(jetpool.HeaderParent))
+	assert.Equal(t, in.Header.Get("traceparent"), got[0].Headers.Get("traceparent"), "the trace continues")
 }
 
 func TestPoolResumesAfterBrokerRestart(t *testing.T) {
