@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -90,6 +91,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `jetpool runs worker pools and producers connected through NATS JetStream:
 enqueue jobs, process them in any number of processes, and reconcile
 batches to learn when they are done and what became of every job.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -131,4 +133,21 @@ func (a *app) setupLogging() error {
 		return exitWith(ExitUsage, fmt.Errorf("--log-format %q: use text or json", a.logFormat))
 	}
 	return nil
+}
+
+// version is the module version the binary was built from, with the
+// nats-server version it embeds.
+func version() string {
+	v, server := "(devel)", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/nats-io/nats-server/v2" {
+				server = d.Version
+			}
+		}
+	}
+	return v + " (nats-server " + server + ")"
 }
