@@ -118,8 +118,9 @@ func run(t *testing.T, url string, stdin string, args ...string) (string, int) {
 // recorder is an HTTP endpoint that workers call through --http; it counts
 // every job ID it sees.
 type recorder struct {
-	mu    sync.Mutex
-	seen  map[string]int
+	mu       sync.Mutex
+	seen     map[string]int
+	payloads []string
 	delay time.Duration
 	fail  func(payload string) bool
 }
@@ -138,6 +139,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	fail := r.fail != nil && r.fail(string(body))
 	if !fail {
 		r.seen[req.Header.Get("Jetpool-Job-Id")]++
+		r.payloads = append(r.payloads, string(body))
 	}
 	r.mu.Unlock()
 	if fail {
@@ -449,4 +451,22 @@ func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
 	out, code := run(t, url, "", "batch", "show", "mixed", "--json")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, `"expected":2`)
+}
+
+// work --forward: a completed --exec job's stdout becomes the payload of a
+// job on the next queue, in the same batch.
+func TestExecForwardsStdout(t *testing.T) {
+	url := startBroker(t, broker.ProvisionOptions{}, "lower", "upper")
+	rec, hook := newRecorder(t, 0)
+	start(t, url, nil, "work", "--queue", "lower", "--forward", "upper", "--exec", "tr", "a-z", "A-Z")
+	start(t, url, nil, "work", "--queue", "upper", "--http", hook)
+	_, code := run(t, url, "hello\nworld\n", "enqueue", "lower", "-", "--batch", "fw")
+	require.Equal(t, 0, code)
+	r, code := waitBatch(t, url, "fw")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, 2, r.Completed)
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() == 2 }, "both forwarded jobs reached the next stage")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.ElementsMatch(t, []string{"HELLO", "WORLD"}, rec.payloads)
 }
