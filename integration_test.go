@@ -121,8 +121,8 @@ type recorder struct {
 	mu       sync.Mutex
 	seen     map[string]int
 	payloads []string
-	delay time.Duration
-	fail  func(payload string) bool
+	delay    time.Duration
+	fail     func(payload string) bool
 }
 
 func newRecorder(t *testing.T, delay time.Duration) (*recorder, string) {
