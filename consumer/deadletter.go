@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 // stream and only then terminates the original. When the copy fails the job
 // is retried later instead, so it is never lost.
 func (p *Pool) deadLetter(msg jetstream.Msg, job *jetpool.Job, seq uint64, reason error) {
-	log := p.logJob(job)
 	ctx, cancel := finalContext()
 	defer cancel()
 
@@ -51,17 +51,17 @@ func (p *Pool) deadLetter(msg jetstream.Msg, job *jetpool.Job, seq uint64, reaso
 	if _, err := p.js.PublishMsg(ctx, dead, opts...); err != nil {
 		p.stats.ackErrors.Add(1)
 		delay := p.cfg.Backoff.Delay(max(attempts, 1))
-		log.Error("dead-letter write failed; job kept and retried", "error", err, "reason", reason, "retry_in", delay)
+		p.logJob(job, slog.LevelError, "dead-letter write failed; job kept and retried", "error", err, "reason", reason, "retry_in", delay)
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
-			log.Error("nak after failed dead-letter write failed", "error", nerr)
+			p.logJob(job, slog.LevelError, "nak after failed dead-letter write failed", "error", nerr)
 		}
 		return
 	}
 	if err := msg.Term(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		p.stats.ackErrors.Add(1)
-		log.Error("term of dead-lettered job failed; a redelivery will find its dead letter already written", "error", err)
+		p.logJob(job, slog.LevelError, "term of dead-lettered job failed; a redelivery will find its dead letter already written", "error", err)
 		return
 	}
 	p.stats.dead.Add(1)
-	log.Warn("job dead-lettered", "reason", reason.Error())
+	p.logJob(job, slog.LevelWarn, "job dead-lettered", "reason", reason.Error())
 }

@@ -38,7 +38,6 @@ func (p *Pool) process(msg jetstream.Msg) {
 		p.deadLetter(msg, job, 0, jetpool.Permanent(err))
 		return
 	}
-	log := p.log.With("job_id", job.ID, "batch", job.Batch, "attempt", job.Attempt)
 	if job.Attempt > p.cfg.MaxAttempts {
 		// The worker running the last attempt died: do not run it again.
 		p.deadLetter(msg, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
@@ -52,15 +51,15 @@ func (p *Pool) process(msg jetstream.Msg) {
 	case err == nil:
 		if err := msg.Ack(); err != nil {
 			p.stats.ackErrors.Add(1)
-			log.Error("ack of completed job failed; it will be redelivered", "error", err)
+			p.logJob(job, slog.LevelError, "ack of completed job failed; it will be redelivered", "error", err)
 			return
 		}
 		p.stats.completed.Add(1)
-		log.Debug("job completed")
+		p.logJob(job, slog.LevelDebug, "job completed")
 	case p.jobCtx.Err() != nil:
 		// Cancelled by shutdown: give it back for another worker.
 		p.release(msg, "cancelled by shutdown")
-		log.Warn("job cancelled by shutdown and returned to the queue", "error", err)
+		p.logJob(job, slog.LevelWarn, "job cancelled by shutdown and returned to the queue", "error", err)
 	case errors.Is(err, jetpool.ErrPermanent):
 		p.deadLetter(msg, job, meta.Sequence.Stream, err)
 	case job.Attempt >= p.cfg.MaxAttempts:
@@ -74,9 +73,9 @@ func (p *Pool) process(msg jetstream.Msg) {
 		p.stats.failed.Add(1)
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
 			p.stats.ackErrors.Add(1)
-			log.Error("nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
+			p.logJob(job, slog.LevelError, "nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
 		}
-		log.Warn("job failed; retrying", "error", err, "retry_in", delay)
+		p.logJob(job, slog.LevelWarn, "job failed; retrying", "error", err, "retry_in", delay)
 	}
 }
 
@@ -92,7 +91,7 @@ func (p *Pool) call(job *jetpool.Job) (err error) {
 		if v := recover(); v != nil {
 			p.stats.panics.Add(1)
 			stack := debug.Stack()
-			p.log.Error("handler panic", "job_id", job.ID, "panic", fmt.Sprint(v), "stack", string(stack))
+			p.logJob(job, slog.LevelError, "handler panic", "panic", fmt.Sprint(v), "stack", string(stack))
 			err = &PanicError{Value: v, Stack: stack}
 		}
 	}()
@@ -107,9 +106,14 @@ func finalContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), finalTimeout)
 }
 
-func (p *Pool) logJob(job *jetpool.Job) *slog.Logger {
-	if job == nil {
-		return p.log
+// logJob logs msg with the job's attributes; it costs nothing when level is
+// disabled, so it can sit on the hot path.
+func (p *Pool) logJob(job *jetpool.Job, level slog.Level, msg string, args ...any) {
+	if !p.log.Enabled(context.Background(), level) {
+		return
 	}
-	return p.log.With("job_id", job.ID, "batch", job.Batch, "attempt", job.Attempt)
+	if job != nil {
+		args = append(args, "job_id", job.ID, "batch", job.Batch, "attempt", job.Attempt)
+	}
+	p.log.Log(context.Background(), level, msg, args...)
 }
