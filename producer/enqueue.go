@@ -70,7 +70,7 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
 	if o.batch != "" {
-		if err := p.openManifest(ctx, o.batch, queue); err != nil {
+		if err := p.createManifest(ctx, o.batch, queue, true); err != nil {
 			return "", err
 		}
 	}

@@ -3,7 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 	"testing"
 	"time"
 
@@ -83,7 +83,7 @@ func TestBatchWithInjectedFailuresGivesExactReport(t *testing.T) {
 	const n = 10000
 	items := make([]producer.Item, n)
 	for i := range items {
-		items[i].ID = "job-" + strings.Repeat("0", 5-len(itoa(i))) + itoa(i)
+		items[i].ID = fmt.Sprintf("job-%05d", i)
 		items[i].Payload = []byte("small")
 		if i%100 == 7 {
 			items[i].Payload = make([]byte, 1000) // refused by the stream
@@ -127,5 +127,3 @@ func TestBatchWithInjectedFailuresGivesExactReport(t *testing.T) {
 	assert.Equal(t, n, r.Completed)
 	assert.Equal(t, n, seen.len())
 }
-
-func itoa(i int) string { return strconvItoa(i) }

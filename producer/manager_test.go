@@ -13,7 +13,6 @@ import (
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -254,5 +253,4 @@ func TestManagerConfigIsValidated(t *testing.T) {
 		require.Error(t, err)
 		assert.True(t, strings.Contains(err.Error(), tc.want), "%v lacks %q", err, tc.want)
 	}
-	var _ jetstream.JetStream = env.JS
 }

@@ -56,8 +56,8 @@ func (p *Producer) readManifest(ctx context.Context, batch string) (*Manifest, u
 	return &m, e.Revision(), nil
 }
 
-// openManifest creates the manifest of batch unless it exists. A manifest
-// created here is sealed unless sealed is false.
+// createManifest creates the manifest of batch unless it exists. With sealed
+// false, an existing manifest is unsealed too, since jobs are being added.
 func (p *Producer) createManifest(ctx context.Context, batch, queue string, sealed bool) error {
 	kv, err := p.batchBucket(ctx)
 	if err != nil {
@@ -78,10 +78,6 @@ func (p *Producer) createManifest(ctx context.Context, batch, queue string, seal
 	return p.updateManifest(ctx, batch, func(m *Manifest) {
 		m.Sealed, m.Report, m.Finished = false, nil, nil
 	})
-}
-
-func (p *Producer) openManifest(ctx context.Context, batch, queue string) error {
-	return p.createManifest(ctx, batch, queue, true)
 }
 
 // updateManifest applies change to the manifest of batch, retrying when

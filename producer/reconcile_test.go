@@ -18,8 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func strconvItoa(i int) string { return strconv.Itoa(i) }
-
 func consumerCfg(q string, c int) consumer.Config { return consumer.Config{Queue: q, Concurrency: c} }
 
 func items(prefix string, n int) []producer.Item {

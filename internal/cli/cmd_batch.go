@@ -134,12 +134,15 @@ func (p *progress) update(r *producer.Report) {
 	}
 }
 
+// finish ends the bar's line, drawing r last when given; the next update
+// starts a new bar.
 func (p *progress) finish(r *producer.Report) {
 	if p.drawn {
 		if r != nil {
 			fmt.Fprintf(p.a.stderr, "\r%s", bar(r, 30))
 		}
 		fmt.Fprintln(p.a.stderr)
+		p.drawn = false
 	}
 }
 

@@ -80,10 +80,14 @@ func provisionAt(ctx context.Context, url string, o broker.ProvisionOptions) err
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = broker.Provision(pctx, js, o)
 		cancel()
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+		if err == nil || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

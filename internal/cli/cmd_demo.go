@@ -137,7 +137,6 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 		Progress: bar.update,
 		OnCycle: func(r producer.CycleReport) {
 			bar.finish(nil)
-			bar.drawn = false
 			mu.Lock()
 			cycles = append(cycles, r)
 			mu.Unlock()
