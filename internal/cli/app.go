@@ -4,35 +4,14 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
-
-// Exit codes shared by the subcommands.
-const (
-	ExitOK      = 0
-	ExitFailure = 1 // an error, or a batch with dead jobs
-	ExitTimeout = 2 // batch wait timed out
-	ExitUsage   = 64
-)
-
-// exitError carries an exit code up to Main.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitWith(code int, err error) error { return &exitError{code: code, err: err} }
 
 // app is one run of the command: its streams and global flags.
 type app struct {
@@ -57,31 +36,19 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
+	code := exitCode(err)
+	if code == ExitOK {
+		return code
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(stderr, "jetpool:", ee.err)
-		}
-		return ee.code
+	if ctx.Err() != nil && (code == ExitFailure || code == ExitUnavailable) {
+		// The signal cancelled the command's context: what failed then
+		// failed because of it.
+		code = ExitInterrupted
 	}
-	fmt.Fprintln(stderr, "jetpool:", err)
-	if isUsageError(err) {
-		return ExitUsage
+	if msg := exitMessage(err, code); msg != "" {
+		fmt.Fprintln(stderr, "jetpool:", msg)
 	}
-	return ExitFailure
-}
-
-func isUsageError(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown flag", "unknown command", "unknown shorthand", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
+	return code
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -90,7 +57,9 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "A job processor on NATS JetStream",
 		Long: `jetpool runs worker pools and producers connected through NATS JetStream:
 enqueue jobs, process them in any number of processes, and reconcile
-batches to learn when they are done and what became of every job.`,
+batches to learn when they are done and what became of every job.
+
+` + exitCodesHelp,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -98,6 +67,7 @@ batches to learn when they are done and what became of every job.`,
 			return a.setupLogging()
 		},
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(ExitUsage, err) })
 	f := root.PersistentFlags()
 	f.StringVar(&a.natsURL, "nats-url", "", "NATS server URL (default: $NATS_URL, then the config file, then nats://127.0.0.1:4222)")
 	f.StringVar(&a.configPath, "config", "", "YAML configuration file")

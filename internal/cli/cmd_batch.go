@@ -20,8 +20,19 @@ func (a *app) batchCommand() *cobra.Command {
 	var asJSON bool
 	wait := &cobra.Command{
 		Use:   "wait BATCH",
-		Short: "Wait until a batch is done; exit 0 when every job completed, 1 when any went dead, 2 on timeout",
-		Args:  cobra.ExactArgs(1),
+		Short: "Wait until a batch is done; exit 0 when every job completed, 3 when any went dead, 2 on timeout",
+		Long: `Wait until every job of the batch is completed or dead, showing progress
+on stderr, then print the batch's report on stdout.
+
+Exit codes:
+  0    every job completed
+  1    an error, such as a batch that does not exist
+  2    --timeout ran out first (the report so far is printed)
+  3    the batch is done and some of its jobs are dead (see jetpool dlq ls QUEUE)
+  64   usage: bad flags or arguments
+  69   NATS unreachable, JetStream not enabled or not answering
+  130  interrupted by SIGINT or SIGTERM (the report so far is printed)`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.connect(cmd.Context(), true)
 			if err != nil {
@@ -29,17 +40,26 @@ func (a *app) batchCommand() *cobra.Command {
 			}
 			defer s.close()
 			p, _ := producer.New(s.js, producer.Options{Names: s.names, Logger: a.log})
-			ctx := cmd.Context()
+			ctx := cmd.Context() // ends on SIGINT or SIGTERM
+			waitCtx := ctx
 			if timeout > 0 {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
+				waitCtx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
 			bar := a.newProgress()
-			r, err := p.Wait(ctx, args[0], producer.WithProgress(bar.update))
+			r, err := p.Wait(waitCtx, args[0], producer.WithProgress(bar.update))
 			bar.finish(r)
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) {
+				// Only the end of this command's own contexts decides: a
+				// single request that timed out is not the wait's timeout.
+				switch {
+				case ctx.Err() != nil:
+					if r != nil {
+						a.printReport(r, asJSON)
+					}
+					return exitWith(ExitInterrupted, fmt.Errorf("batch %s not done: interrupted", args[0]))
+				case errors.Is(waitCtx.Err(), context.DeadlineExceeded):
 					if r != nil {
 						a.printReport(r, asJSON)
 					}
@@ -49,12 +69,12 @@ func (a *app) batchCommand() *cobra.Command {
 			}
 			a.printReport(r, asJSON)
 			if r.Dead > 0 {
-				return exitWith(ExitFailure, nil)
+				return exitWith(ExitDead, fmt.Errorf("batch %s done: %d of %d jobs dead (jetpool dlq ls QUEUE lists them)", args[0], r.Dead, r.Expected))
 			}
 			return nil
 		},
 	}
-	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (exit 2); default: wait until stopped")
+	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (exit 2); default: wait until done or stopped")
 	wait.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 
 	var showJSON bool

@@ -32,6 +32,10 @@ type Status struct {
 
 const recentBatches = 10
 
+// statusTimeout bounds the whole of `jetpool status`; running out exits
+// with ExitTimeout.
+const statusTimeout = 15 * time.Second
+
 func (a *app) statusCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -44,10 +48,13 @@ func (a *app) statusCommand() *cobra.Command {
 				return err
 			}
 			defer s.close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
 			defer cancel()
 			st, err := collectStatus(ctx, s.js, s.names)
 			if err != nil {
+				if cmd.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					return exitWith(ExitTimeout, fmt.Errorf("status not collected within %s: %w", statusTimeout, err))
+				}
 				return err
 			}
 			if asJSON {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -46,7 +47,8 @@ func (a *app) loadConfig() (*config.Config, jetpool.Names, error) {
 }
 
 // connect opens a client; long-lived commands reconnect forever after the
-// first connection succeeds.
+// first connection succeeds. A server that cannot be reached, or whose
+// JetStream does not answer, exits with ExitUnavailable.
 func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	cfg, names, err := a.loadConfig()
 	if err != nil {
@@ -67,7 +69,12 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach NATS at %s: %w", redact(cfg.NATSURL), err)
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) && urlErr.Op == "parse" {
+			// The inner error only: the URL may hold a password.
+			return nil, exitWith(ExitUsage, fmt.Errorf("bad NATS URL: %w", urlErr.Err))
+		}
+		return nil, exitWith(ExitUnavailable, fmt.Errorf("cannot reach NATS at %s: %w", redact(cfg.NATSURL), err))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -78,10 +85,13 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	defer cancel()
 	if _, err := js.AccountInfo(cctx); err != nil {
 		nc.Close()
-		if topology.NoJetStream(err) {
-			return nil, fmt.Errorf("NATS at %s has no JetStream enabled (start nats-server with -js)", redact(cfg.NATSURL))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("NATS at %s: JetStream did not answer: %w", redact(cfg.NATSURL), err)
+		if topology.NoJetStream(err) {
+			return nil, exitWith(ExitUnavailable, fmt.Errorf("NATS at %s has no JetStream enabled (start nats-server with -js)", redact(cfg.NATSURL)))
+		}
+		return nil, exitWith(ExitUnavailable, fmt.Errorf("NATS at %s: JetStream did not answer: %w", redact(cfg.NATSURL), err))
 	}
 	return &session{cfg: cfg, names: names, nc: nc, js: js}, nil
 }
