@@ -2,8 +2,14 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,3 +153,159 @@ func TestClusterOfThreeProvisionsR3(t *testing.T) {
 	require.NotNil(t, s.CachedInfo().Cluster)
 	assert.Len(t, s.CachedInfo().Cluster.Replicas, 2, "a leader and two replicas")
 }
+
+// startQuiet starts a broker on store and shuts it down at the test's end.
+func startQuiet(t *testing.T, o broker.Options) *broker.Server {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = natstest.Logger(t, slog.LevelWarn)
+	}
+	srv, err := broker.Start(o)
+	require.NoError(t, err)
+	t.Cleanup(func() { shutdown(t, srv) })
+	return srv
+}
+
+func shutdown(t *testing.T, srv *broker.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	assert.NoError(t, srv.Shutdown(ctx))
+}
+
+// A second broker on a store in use fails at once naming the directory and
+// the holder, and the store is free again once the first has shut down.
+func TestSecondBrokerOnOneStoreFailsAtOnce(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "store")
+	log := natstest.Logger(t, slog.LevelWarn)
+	first, err := broker.Start(broker.Options{StoreDir: store, Logger: log})
+	require.NoError(t, err, "Start creates the store directory")
+
+	begin := time.Now()
+	_, err = broker.Start(broker.Options{StoreDir: store, Logger: log})
+	require.Error(t, err)
+	assert.Less(t, time.Since(begin), 2*time.Second)
+	assert.ErrorContains(t, err, "store directory "+store+" is in use by another broker")
+	assert.ErrorContains(t, err, fmt.Sprintf("(pid %d)", os.Getpid()))
+
+	url := first.ClientURL()
+	shutdown(t, first)
+	again := startQuiet(t, broker.Options{StoreDir: store, Listen: strings.TrimPrefix(url, "nats://")})
+	assert.Equal(t, url, again.ClientURL(), "the restarted broker is on the same port")
+}
+
+// A busy client, cluster or monitoring address fails at once, naming the
+// address and the cause, and leaves the store free.
+func TestStartOnBusyAddressFailsAtOnce(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	addr := busy.Addr().String()
+	for _, tc := range []struct {
+		name string
+		opts broker.Options
+	}{
+		{"client", broker.Options{Listen: addr}},
+		{"cluster", broker.Options{ClusterName: "c", ClusterListen: addr, ServerName: "n1", Routes: []string{"nats://" + addr}}},
+		{"http", broker.Options{HTTP: addr}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.opts
+			o.StoreDir = t.TempDir()
+			o.Logger = natstest.Logger(t, slog.LevelError+1)
+			o.ReadyTimeout = 30 * time.Second
+			begin := time.Now()
+			_, err := broker.Start(o)
+			require.Error(t, err)
+			assert.Less(t, time.Since(begin), 3*time.Second, "no wait for the ready timeout")
+			assert.ErrorContains(t, err, addr)
+			assert.ErrorContains(t, err, "address already in use")
+
+			startQuiet(t, broker.Options{StoreDir: o.StoreDir})
+		})
+	}
+}
+
+func TestStartOnUnusableStoreNamesIt(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "store")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o600))
+	_, err := broker.Start(broker.Options{StoreDir: file})
+	assert.EqualError(t, err, "broker: store directory "+file+" is not a directory")
+
+	under := filepath.Join(file, "sub")
+	_, err = broker.Start(broker.Options{StoreDir: under})
+	assert.EqualError(t, err, "broker: store directory "+under+" is not usable: not a directory")
+
+	if os.Geteuid() != 0 {
+		locked := filepath.Join(t.TempDir(), "ro")
+		require.NoError(t, os.Mkdir(locked, 0o500))
+		_, err = broker.Start(broker.Options{StoreDir: locked})
+		assert.ErrorContains(t, err, "broker: store directory "+locked+" is not usable")
+		assert.ErrorContains(t, err, "permission denied")
+	}
+}
+
+// StartContext returns at once on a context that has ended.
+func TestStartContextCancelledBefore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	store := t.TempDir()
+	_, err := broker.StartContext(ctx, broker.Options{StoreDir: store})
+	assert.ErrorIs(t, err, context.Canceled)
+	startQuiet(t, broker.Options{StoreDir: store})
+}
+
+// A cancellation while nats-server is starting stops it, releases the store
+// and returns promptly with the context's error.
+func TestStartContextCancelledDuringStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The server's first log line cancels, then holds the start up long
+	// enough for StartContext to notice before the server is ready.
+	log := slog.New(&onFirstLog{once: new(sync.Once), do: func() {
+		cancel()
+		time.Sleep(500 * time.Millisecond)
+	}})
+	store := t.TempDir()
+	begin := time.Now()
+	srv, err := broker.StartContext(ctx, broker.Options{StoreDir: store, Logger: log, ReadyTimeout: time.Minute})
+	if srv != nil {
+		shutdown(t, srv)
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "start interrupted")
+	assert.Less(t, time.Since(begin), 5*time.Second)
+	startQuiet(t, broker.Options{StoreDir: store})
+}
+
+// A cancellation racing the start either wins or loses, and neither way
+// leaves the store locked or a goroutine behind (goleak checks the latter).
+func TestStartContextCancelledSoon(t *testing.T) {
+	store := t.TempDir()
+	for _, after := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), after)
+		srv, err := broker.StartContext(ctx, broker.Options{StoreDir: store, Logger: natstest.Logger(t, slog.LevelWarn)})
+		cancel()
+		if err != nil {
+			require.True(t, errors.Is(err, context.DeadlineExceeded), "after %s: %v", after, err)
+			continue
+		}
+		shutdown(t, srv)
+	}
+	startQuiet(t, broker.Options{StoreDir: store})
+}
+
+// onFirstLog runs do on the first record of any level and drops them all.
+type onFirstLog struct {
+	once *sync.Once
+	do   func()
+}
+
+func (h *onFirstLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *onFirstLog) Handle(context.Context, slog.Record) error {
+	h.once.Do(h.do)
+	return nil
+}
+
+func (h *onFirstLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *onFirstLog) WithGroup(string) slog.Handler      { return h }

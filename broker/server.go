@@ -19,7 +19,8 @@ import (
 type Options struct {
 	// Listen is HOST:PORT for clients; "127.0.0.1:-1" (a random port) when empty.
 	Listen string
-	// StoreDir is where JetStream keeps its files. Required.
+	// StoreDir is where JetStream keeps its files, created if needed. Required.
+	// A running server locks it (see StartContext).
 	StoreDir string
 	// ServerName names the server; in a cluster it defaults to the host
 	// name and the cluster port.
@@ -36,37 +37,120 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Server is a running embedded nats-server.
+// Server is a running embedded nats-server. It holds the lock on its store
+// directory until Shutdown returns.
 type Server struct {
-	ns *server.Server
+	ns   *server.Server
+	lock *storeLock
 }
 
-// Start runs an embedded server and waits until it accepts clients.
-func Start(o Options) (*Server, error) {
+// Start is StartContext without cancellation.
+func Start(o Options) (*Server, error) { return StartContext(context.Background(), o) }
+
+// StartContext locks o.StoreDir, runs an embedded server and waits until it
+// accepts clients.
+//
+// The lock is an exclusive flock on LockFile inside the store directory,
+// which is created if needed; it is held until Shutdown returns, and the
+// kernel drops it if the process dies. StartContext fails at once, naming
+// the cause, when the store directory is in use by another broker or is not
+// a usable directory, and when nats-server cannot start, such as on an
+// address already in use. When ctx ends first it stops the half-started
+// server, releases the lock and returns an error wrapping ctx.Err(); a store
+// that nats-server is recovering is finished first, so that no file is
+// written once the lock is gone.
+func StartContext(ctx context.Context, o Options) (*Server, error) {
 	opts, err := o.serverOptions()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("broker: start interrupted: %w", err)
+	}
+	lock, err := lockStore(o.StoreDir)
 	if err != nil {
 		return nil, err
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("configure nats-server: %w", err)
 	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	ns.SetLoggerV2(&slogAdapter{l: logger.With("component", "nats-server")}, false, false, false)
-	ns.Start()
-	wait := o.ReadyTimeout
-	if wait <= 0 {
-		wait = 10 * time.Second
-	}
-	if !ns.ReadyForConnections(wait) {
+	fatal := &fatalCatcher{slogAdapter: &slogAdapter{l: logger.With("component", "nats-server")}, first: make(chan string, 1)}
+	ns.SetLoggerV2(fatal, false, false, false)
+	// nats-server's Start recovers the JetStream store before it listens,
+	// which can take a while; running it aside lets a cancellation or a
+	// fatal error end the wait.
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		ns.Start()
+	}()
+	if err := awaitReady(ctx, ns, fatal.first, o.readyTimeout(), opts); err != nil {
+		// Shutting down while Start is still opening the store could
+		// leave files open after the lock is gone, so let it return first.
+		<-started
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return nil, fmt.Errorf("nats-server did not accept clients on %s within %s", o.Listen, wait)
+		lock.release()
+		return nil, err
 	}
-	return &Server{ns: ns}, nil
+	<-started
+	return &Server{ns: ns, lock: lock}, nil
+}
+
+func (o Options) readyTimeout() time.Duration {
+	if o.ReadyTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return o.ReadyTimeout
+}
+
+// awaitReady waits until ns accepts clients and routes, returning early
+// with nats-server's first fatal error or when ctx ends.
+func awaitReady(ctx context.Context, ns *server.Server, fatal <-chan string, wait time.Duration, opts *server.Options) error {
+	deadline := time.Now().Add(wait)
+	for {
+		select {
+		case msg := <-fatal:
+			return fmt.Errorf("broker: nats-server could not start: %s", msg)
+		case <-ctx.Done():
+			return fmt.Errorf("broker: start interrupted: %w", ctx.Err())
+		default:
+		}
+		// A short readiness check per round keeps a fatal error or a
+		// cancellation from waiting out the whole timeout.
+		if ns.ReadyForConnections(50 * time.Millisecond) {
+			select {
+			case msg := <-fatal:
+				return fmt.Errorf("broker: nats-server could not start: %s", msg)
+			default:
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker: nats-server did not accept clients on %s within %s", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), wait)
+		}
+	}
+}
+
+// fatalCatcher hands the first fatal message of nats-server to Start, which
+// would otherwise only log it and wait for a listener that never comes.
+type fatalCatcher struct {
+	*slogAdapter
+	first chan string
+}
+
+func (c *fatalCatcher) Fatalf(format string, v ...any) {
+	select {
+	case c.first <- fmt.Sprintf(format, v...):
+	default:
+	}
+	c.slogAdapter.Fatalf(format, v...)
 }
 
 func (o Options) serverOptions() (*server.Options, error) {
@@ -138,11 +222,14 @@ func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 func (s *Server) NATS() *server.Server { return s.ns }
 
 // Shutdown stops the server and waits until it has stopped or ctx ends.
+// The store directory's lock is released once the server has stopped, so
+// when Shutdown returns nil a new broker can start on the same store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
+		s.lock.release()
 		close(done)
 	}()
 	select {

@@ -18,14 +18,22 @@ func (a *app) brokerCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run an embedded NATS server with JetStream and provision the topology",
-		Args:  cobra.NoArgs,
+		Long: `Run an embedded NATS server with JetStream and provision the topology.
+
+While it runs, the broker holds an exclusive lock on its store directory
+(the file ` + broker.LockFile + ` in it, which holds the broker's process ID): a
+second broker on the same --store exits at once, naming the directory,
+instead of corrupting the store. A busy --listen, --cluster-listen or
+--http address and an unusable store also fail at once, naming the cause.
+SIGINT or SIGTERM stops the broker, during start-up too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, names, err := a.loadConfig()
 			if err != nil {
 				return err
 			}
 			o.Logger = a.log
-			srv, err := broker.Start(o)
+			srv, err := broker.StartContext(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -50,7 +58,7 @@ func (a *app) brokerCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "client address HOST:PORT (port -1: random)")
-	f.StringVar(&o.StoreDir, "store", "", "JetStream store directory (required)")
+	f.StringVar(&o.StoreDir, "store", "", "JetStream store directory, locked while the broker runs (required)")
 	f.StringVar(&o.HTTP, "http", "", "monitoring address HOST:PORT")
 	f.StringVar(&o.ServerName, "server-name", "", "server name (default in a cluster: HOST-CLUSTERPORT)")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name")
