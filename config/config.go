@@ -9,7 +9,7 @@
 //	replicas: 1
 //	pools:
 //	  resize:              # a queue name
-//	    concurrency: 8     # the seed's Threads
+//	    concurrency: 8     # jobs run at once per process
 //	    timeout: 30s       # per-job timeout
 //	    interval: 10s      # the producer's cycle (manager pools)
 //	    max_attempts: 5

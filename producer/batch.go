@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
+
+// ErrBatchMismatch is returned when a batch is re-run with an input whose
+// job IDs differ from the ones it was enqueued with.
+var ErrBatchMismatch = errors.New("batch input differs")
 
 // Item is one job of a batch or of a manager cycle.
 type Item struct {
@@ -24,10 +27,16 @@ type Item struct {
 type Batch struct {
 	ID       string
 	Queue    string
-	Enqueued int      // jobs JetStream stored now
-	Repeated int      // jobs already stored under the same ID (deduplicated)
-	JobIDs   []string // every job ID, failed ones included, in input order
-	Failed   []FailedJob
+	Enqueued int // jobs JetStream stored now
+	// Repeated counts jobs that were part of the batch already: stored by
+	// an earlier run of the same batch, or deduplicated by JetStream.
+	Repeated int
+	// MayRepeat counts jobs published again whose earlier publish may have
+	// been stored (it was never acknowledged) and is no longer known to
+	// JetStream's deduplication: they may run twice. See docs/batches.md.
+	MayRepeat int
+	JobIDs    []string // every job ID, failed ones included, in input order
+	Failed    []FailedJob
 
 	producer *Producer
 }
@@ -36,11 +45,13 @@ type Batch struct {
 type FailedJob struct {
 	ID  string
 	Err error
+	// Unsure is true when the job was published but never acknowledged:
+	// JetStream may hold it after all.
+	Unsure bool
 }
 
-// PartialError reports the jobs of a batch that were not enqueued. Retrying
-// them with the same IDs (and the same batch ID) is safe: a job that was
-// stored after all is deduplicated and counted once.
+// PartialError reports the jobs of a batch that were not enqueued.
+// Re-running the same input with the same batch ID publishes only them.
 type PartialError struct {
 	Batch  string
 	Failed []FailedJob
@@ -73,17 +84,29 @@ type BatchOption func(*batchOptions)
 
 type batchOptions struct{ id string }
 
-// WithBatchID names the batch; a random ID is generated when absent. Reuse
-// the ID to retry failed jobs of a batch.
+// WithBatchID names the batch; a random ID is generated when absent. Run
+// the same input again under the same ID to finish a batch whose enqueue
+// failed or crashed: only the jobs not yet stored are published.
 func WithBatchID(id string) BatchOption { return func(o *batchOptions) { o.id = id } }
 
-// EnqueueBatch publishes items to queue as one batch, with up to the
-// producer's Window publishes awaiting acknowledgement at once, and records
-// the batch manifest. A ctx without a deadline gets the producer's Timeout
-// per thousand jobs. It returns the batch and, when some jobs were not
-// acknowledged, a *[PartialError] naming them; the batch counts only jobs
-// that JetStream stored. Invalid input fails the whole call before anything
-// is published.
+// EnqueueBatch publishes items to queue as one batch and records its
+// manifest. Up to the producer's Window publishes await their
+// acknowledgement at once; one unacknowledged within AckTimeout (an
+// election, a reconnect) is sent again with the same ID until ctx ends.
+// A ctx without a deadline gets the producer's Timeout per thousand jobs.
+//
+// Re-running the same items under the same batch ID at any time publishes
+// only the jobs the batch does not hold yet, and a re-run of a complete
+// batch publishes nothing; the batch's expected count is the number of
+// distinct jobs either way. Items without an ID get a random one, so give
+// IDs to items you may re-run. A re-run whose job IDs differ from the
+// batch's fails with [ErrBatchMismatch]. docs/batches.md gives the rules
+// and the one case that cannot be exact (publishes in flight when a
+// producer died), which Batch.MayRepeat counts.
+//
+// It returns the batch and, when some jobs were not acknowledged, a
+// *[PartialError] naming them. Invalid input fails the whole call before
+// anything is published.
 func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item, opts ...BatchOption) (*Batch, error) {
 	var o batchOptions
 	for _, opt := range opts {
@@ -110,72 +133,85 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		}
 		msgs[i], b.JobIDs[i] = msg, id
 	}
+	seen = nil
 	// Without a deadline, allow the default timeout per thousand jobs.
 	var cancel context.CancelFunc = func() {}
 	if _, ok := ctx.Deadline(); !ok {
 		ctx, cancel = context.WithTimeout(ctx, p.opts.Timeout*time.Duration(1+len(items)/1000))
 	}
 	defer cancel()
-	if err := p.createManifest(ctx, o.id, queue, false); err != nil {
+	if err := p.checkSizes(ctx, o.id, msgs); err != nil {
 		return nil, err
 	}
 
-	var duplicates, failedIDs []string
-	fail := func(i int, err error) {
-		b.Failed = append(b.Failed, FailedJob{ID: b.JobIDs[i], Err: p.publishError(ctx, b.JobIDs[i], queue, len(items[i].Payload), err)})
-		failedIDs = append(failedIDs, b.JobIDs[i])
+	seq := &sequence{owner: NewID(), ids: b.JobIDs}
+	if _, err := p.updateManifest(ctx, o.id, queue, seq.resume); err != nil {
+		return nil, err
 	}
-	settle := func(i int, f jetstream.PubAckFuture) {
-		select {
-		case ack := <-f.Ok():
-			if ack.Duplicate {
-				b.Repeated++
-				duplicates = append(duplicates, b.JobIDs[i])
-			} else {
-				b.Enqueued++
-			}
-		case err := <-f.Err():
-			fail(i, err)
-		case <-ctx.Done():
-			fail(i, ctx.Err())
+	for _, st := range seq.state {
+		if st == posSkip {
+			b.Repeated++
 		}
 	}
-	type pending struct {
-		i int
-		f jetstream.PubAckFuture
-	}
-	inflight := make([]pending, 0, len(msgs))
-	head := 0
-	for i, msg := range msgs {
-		if len(inflight)-head == p.opts.Window {
-			settle(inflight[head].i, inflight[head].f)
-			head++
-		}
-		if ctx.Err() != nil {
-			fail(i, ctx.Err())
-			continue
-		}
-		f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(b.JobIDs[i]), jetstream.WithExpectStream(p.opts.Names.WorkStream()))
-		if err != nil {
-			fail(i, err)
-			continue
-		}
-		inflight = append(inflight, pending{i, f})
-	}
-	for _, w := range inflight[head:] {
-		settle(w.i, w.f)
-	}
-	// Record the counts even when the caller's context has ended, so the
+	w := &window{p: p, b: b, seq: seq, msgs: msgs, queue: queue}
+	runErr := w.run(ctx)
+
+	// Record the outcome even when the caller's context has ended, so the
 	// manifest matches what JetStream holds.
-	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.Timeout)
+	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	if err := p.countInManifest(mctx, o.id, b.Enqueued, duplicates, failedIDs); err != nil {
+	_, err := p.updateManifest(mctx, o.id, "", func(m *Manifest) error {
+		if err := seq.owns(m); err != nil {
+			return err
+		}
+		seq.record(m, false)
+		m.Failed = len(b.Failed)
+		m.MayRepeat += b.MayRepeat
+		return nil
+	})
+	switch {
+	case runErr != nil:
+		return b, runErr
+	case err != nil:
 		return b, fmt.Errorf("batch %s: jobs enqueued but manifest not updated: %w", o.id, err)
-	}
-	if len(b.Failed) > 0 {
+	case len(b.Failed) > 0:
 		return b, &PartialError{Batch: o.id, Failed: b.Failed}
 	}
+	if b.MayRepeat > 0 {
+		p.log.Warn("batch re-run: jobs published again may run twice", "batch", o.id, "may_repeat", b.MayRepeat)
+	}
 	return b, nil
+}
+
+// checkSizes refuses the whole batch when a job is larger than the work
+// stream accepts, before anything is published.
+func (p *Producer) checkSizes(ctx context.Context, batch string, msgs []*nats.Msg) error {
+	limit, err := p.maxMsgSize(ctx)
+	if err != nil || limit <= 0 {
+		return nil // the server still refuses an oversized job, per job
+	}
+	for i, m := range msgs {
+		if n := msgSize(m); n > limit {
+			return fmt.Errorf("batch %s, item %d: %w: job %s: %d bytes of payload and %d of headers exceed the work stream's maximum message size of %d bytes",
+				batch, i, ErrNotEnqueued, m.Header.Get("Nats-Msg-Id"), len(m.Data), n-len(m.Data), limit)
+		}
+	}
+	return nil
+}
+
+// msgSize is the size JetStream compares with its limit: payload plus
+// encoded headers.
+func msgSize(m *nats.Msg) int {
+	n := len(m.Data)
+	if len(m.Header) > 0 {
+		n += len("NATS/1.0\r\n\r\n")
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				n += len(k) + len(": \r\n") + len(v)
+			}
+		}
+	}
+	return n
 }
 
 // Wait blocks until the batch is done or ctx ends; see [Producer.Wait].

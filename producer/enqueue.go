@@ -48,9 +48,15 @@ func NewID() string {
 }
 
 // Enqueue publishes one job to queue and returns its ID once JetStream has
-// stored it. It returns an error wrapping [ErrNotEnqueued] whenever JetStream
-// did not acknowledge the job (timeout, full stream, payload too large), and
-// one wrapping [ErrDuplicate] when the ID was already enqueued.
+// stored it. A publish that is not acknowledged within AckTimeout, or meets
+// a transient cluster error, is sent again with the same ID until ctx ends.
+// It returns an error wrapping [ErrNotEnqueued] whenever JetStream did not
+// acknowledge the job (no answer before ctx ended, full stream, payload too
+// large), and one wrapping [ErrDuplicate] when the ID was already enqueued.
+//
+// With [WithBatch] the job joins that batch, whose manifest counts it once
+// while JetStream's deduplication window remembers its ID; to re-run many
+// jobs of a batch exactly at any time, use [Producer.EnqueueBatch].
 func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, opts ...EnqueueOption) (string, error) {
 	var o enqueueOptions
 	for _, opt := range opts {
@@ -70,26 +76,37 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
 	if o.batch != "" {
-		if err := p.createManifest(ctx, o.batch, queue, true); err != nil {
+		// Create the manifest first, so the batch exists before its job.
+		if _, err := p.updateManifest(ctx, o.batch, queue, func(*Manifest) error { return nil }); err != nil {
 			return "", err
 		}
 	}
-	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(o.id), jetstream.WithExpectStream(p.opts.Names.WorkStream()))
+	var ack *jetstream.PubAck
+	err = retry(ctx, p.opts.AckTimeout, func(actx context.Context) (err error) {
+		ack, err = p.js.PublishMsg(actx, msg)
+		return err
+	})
 	if err != nil {
-		return "", p.publishError(ctx, o.id, queue, len(payload), err)
+		if oversize(err) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.RequestTimeout)
+			_, _ = p.maxMsgSize(lctx) // for the error to name the limit
+			cancel()
+		}
+		return "", p.publishError(o.id, queue, len(payload), err)
+	}
+	if o.batch != "" && !ack.Duplicate {
+		_, err := p.updateManifest(ctx, o.batch, queue, func(m *Manifest) error {
+			m.Singles++
+			m.Expected++
+			m.Report, m.Finished = nil, nil
+			return nil
+		})
+		if err != nil {
+			return o.id, fmt.Errorf("job %s enqueued but the manifest of batch %s not updated: %w", o.id, o.batch, err)
+		}
 	}
 	if ack.Duplicate {
-		if o.batch != "" {
-			if err := p.countInManifest(ctx, o.batch, 0, []string{o.id}, nil); err != nil {
-				return o.id, err
-			}
-		}
 		return o.id, fmt.Errorf("%w: job %s is already enqueued (stream sequence %d)", ErrDuplicate, o.id, ack.Sequence)
-	}
-	if o.batch != "" {
-		if err := p.countInManifest(ctx, o.batch, 1, nil, nil); err != nil {
-			return o.id, err
-		}
 	}
 	return o.id, nil
 }
@@ -111,27 +128,55 @@ func (p *Producer) jobMsg(queue, batch, id string, payload []byte, headers nats.
 		msg.Header[k] = v
 	}
 	msg.Header.Set(jetpool.HeaderMsgID, id)
+	msg.Header.Set(jetstream.ExpectedStreamHeader, p.opts.Names.WorkStream())
 	msg.Header.Set(jetpool.HeaderEnqueued, time.Now().UTC().Format(time.RFC3339Nano))
 	return msg, nil
 }
 
 // publishError explains why JetStream refused or did not answer.
-func (p *Producer) publishError(ctx context.Context, id, queue string, size int, err error) error {
-	var apiErr *jetstream.APIError
+func (p *Producer) publishError(id, queue string, size int, err error) error {
 	switch {
-	case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum,
-		errors.Is(err, nats.ErrMaxPayload):
+	case oversize(err):
 		limit := "the server's limit"
-		if s, serr := p.js.Stream(context.WithoutCancel(ctx), p.opts.Names.WorkStream()); serr == nil {
-			if m := s.CachedInfo().Config.MaxMsgSize; m > 0 {
-				limit = fmt.Sprintf("%d bytes", m)
-			}
+		if m := p.cachedMaxMsgSize(); m > 0 {
+			limit = fmt.Sprintf("%d bytes", m)
 		}
-		return fmt.Errorf("%w: job %s: payload of %d bytes exceeds the maximum message size of %s: %w", ErrNotEnqueued, id, size, limit, err)
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: job %s: payload of %d bytes (plus about 150 bytes of headers) exceeds the maximum message size of %s: %w", ErrNotEnqueued, id, size, limit, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("%w: job %s: no stream answered for queue %s (is the topology provisioned? is the cluster electing a leader?): %w", ErrNotEnqueued, id, queue, err)
+	case transient(err) || errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: job %s to queue %s: no acknowledgement from JetStream: %w", ErrNotEnqueued, id, queue, err)
-	case errors.Is(err, jetstream.ErrNoStreamResponse):
-		return fmt.Errorf("%w: job %s: no stream answered for queue %s (is the topology provisioned?): %w", ErrNotEnqueued, id, queue, err)
 	}
 	return fmt.Errorf("%w: job %s to queue %s: %w", ErrNotEnqueued, id, queue, err)
+}
+
+// oversize reports whether err refuses a message for its size.
+func oversize(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum ||
+		errors.Is(err, nats.ErrMaxPayload)
+}
+
+// maxMsgSize is the work stream's message size limit, 0 when unknown.
+func (p *Producer) maxMsgSize(ctx context.Context) (int, error) {
+	var size int
+	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) error {
+		work, _, err := p.streams(rctx)
+		if err != nil {
+			return err
+		}
+		size = int(work.CachedInfo().Config.MaxMsgSize)
+		return nil
+	})
+	return size, err
+}
+
+// cachedMaxMsgSize is the limit known without asking the server.
+func (p *Producer) cachedMaxMsgSize() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.work == nil {
+		return 0
+	}
+	return int(p.work.CachedInfo().Config.MaxMsgSize)
 }

@@ -3,7 +3,6 @@ package producer_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -78,52 +77,15 @@ func TestEnqueueRefusesInvalidNames(t *testing.T) {
 	assert.ErrorContains(t, err, `"same"`)
 }
 
-func TestBatchWithInjectedFailuresGivesExactReport(t *testing.T) {
+func TestBatchWithAnOversizeJobPublishesNothing(t *testing.T) {
 	env, p := setup(t, broker.ProvisionOptions{MaxMsgSize: 512}, "q")
-	const n = 10000
-	items := make([]producer.Item, n)
-	for i := range items {
-		items[i].ID = fmt.Sprintf("job-%05d", i)
-		items[i].Payload = []byte("small")
-		if i%100 == 7 {
-			items[i].Payload = make([]byte, 1000) // refused by the stream
-		}
-	}
-	ctx := context.Background()
-	b, err := p.EnqueueBatch(ctx, "q", items, producer.WithBatchID("big-batch"))
-	var pe *producer.PartialError
-	require.ErrorAs(t, err, &pe)
-	require.Len(t, pe.Failed, 100)
-	assert.Equal(t, n-100, b.Enqueued)
-	for _, f := range pe.Failed {
-		assert.Contains(t, f.Err.Error(), "512 bytes")
-	}
-
-	seen := &idSet{}
-	startPool(t, env, consumerCfg("q", 16), func(ctx context.Context, j *jetpool.Job) error {
-		seen.add(j.ID)
-		return nil
-	})
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	r, err := b.Wait(wctx)
+	in := items("j", 100)
+	in[42].Payload = make([]byte, 1000)
+	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("b"))
+	require.ErrorIs(t, err, producer.ErrNotEnqueued)
+	assert.ErrorContains(t, err, "item 42")
+	assert.ErrorContains(t, err, "512 bytes")
+	s, err := env.JS.Stream(context.Background(), jetpool.DefaultNames().WorkStream())
 	require.NoError(t, err)
-	assert.Equal(t, n-100, r.Expected)
-	assert.Equal(t, n-100, r.Completed)
-	assert.Equal(t, 0, r.Dead)
-	assert.Equal(t, 0, r.Pending)
-	assert.Equal(t, n-100, seen.len())
-
-	// Retrying the failed jobs with the same IDs completes the batch.
-	retry := make([]producer.Item, 0, len(pe.Failed))
-	for _, f := range pe.Failed {
-		retry = append(retry, producer.Item{ID: f.ID, Payload: []byte("fixed")})
-	}
-	_, err = p.EnqueueBatch(ctx, "q", retry, producer.WithBatchID("big-batch"))
-	require.NoError(t, err)
-	r, err = p.Wait(wctx, "big-batch")
-	require.NoError(t, err)
-	assert.Equal(t, n, r.Expected)
-	assert.Equal(t, n, r.Completed)
-	assert.Equal(t, n, seen.len())
+	assert.Zero(t, s.CachedInfo().State.Msgs, "nothing of the batch was published")
 }

@@ -62,7 +62,7 @@ type ManagerStats struct {
 	Leader                                        bool
 }
 
-// Manager is the seed's managed pool: every Interval, while it holds its
+// Manager is a managed producer pool: every Interval, while it holds its
 // name's leader lease, it asks its Source for jobs, enqueues them as one
 // batch with IDs derived from the cycle, and waits for the batch. A cycle
 // that outlasts the interval logs a warning and counts an overrun;
@@ -231,11 +231,14 @@ func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 		items[i].ID = batch + "-" + items[i].ID
 	}
 	m.cycles.Add(1)
-	_, err = m.p.EnqueueBatch(ctx, m.cfg.Queue, items, WithBatchID(batch))
-	if err != nil {
+	if err := m.enqueue(ctx, slot, batch, items); err != nil {
 		m.enqueueErrors.Add(1)
-		log.Error("enqueue of cycle incomplete", "error", err)
 		rep.Err = err
+		if errors.Is(err, ErrBatchMismatch) {
+			log.Error("this cycle was enqueued already, with other jobs, by an earlier leader; the source runs again next interval", "error", err)
+			return rep
+		}
+		log.Error("cycle failed: jobs not enqueued within the interval", "error", err)
 		var pe *PartialError
 		if !errors.As(err, &pe) {
 			return rep
@@ -251,16 +254,42 @@ func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 		rep.Err = err
 		log.Error("waiting for cycle", "error", err)
 	}
+	if r != nil && r.NotEnqueued > 0 && rep.Err == nil {
+		rep.Err = fmt.Errorf("cycle %s: %d jobs not enqueued", batch, r.NotEnqueued)
+	}
 	took := time.Since(start)
 	if took > m.cfg.Interval {
 		rep.Overrun = true
 		m.overruns.Add(1)
 		log.Warn("cycle has exceeded the interval time", "took", took, "interval", m.cfg.Interval)
 	}
-	if r != nil && r.Done {
+	if r != nil && r.Done && rep.Err == nil {
 		log.Info("cycle done", "expected", r.Expected, "completed", r.Completed, "dead", r.Dead, "took", took)
 	}
 	return rep
+}
+
+// enqueue publishes the cycle's items, and while some are missing sends
+// them again under the same IDs until the cycle's interval ends: a leader
+// change or a lost connection delays a cycle, it does not drop it.
+func (m *Manager) enqueue(ctx context.Context, slot int64, batch string, items []Item) error {
+	end := time.Unix(0, (slot+1)*int64(m.cfg.Interval))
+	if least := time.Now().Add(2 * DefaultAckTimeout); end.Before(least) {
+		end = least
+	}
+	ctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	for n := 0; ; n++ {
+		_, err := m.p.EnqueueBatch(ctx, m.cfg.Queue, items, WithBatchID(batch))
+		var pe *PartialError
+		if err == nil || !errors.As(err, &pe) && !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		m.log.Warn("cycle incomplete; sending the missing jobs again", "batch", batch, "error", err)
+		if !sleep(ctx, retryDelay(n)) {
+			return err
+		}
+	}
 }
 
 func (m *Manager) callSource(ctx context.Context) (items []Item, err error) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,26 +13,71 @@ import (
 // ErrBatchNotFound is returned for a batch that has no manifest.
 var ErrBatchNotFound = errors.New("batch not found")
 
-// Manifest is what the batch bucket records of a batch.
+// ErrTakenOver is returned by an enqueue of a batch whose manifest another
+// enqueue of the same batch claimed meanwhile; the other one carries on.
+var ErrTakenOver = errors.New("batch taken over by another enqueue")
+
+// Manifest is what the batch bucket records of a batch. It stays a few
+// hundred bytes whatever the batch's size: a batch's input is an ordered
+// list of jobs, and the manifest records how far that list is stored, not
+// the IDs in it. docs/batches.md explains the fields.
 type Manifest struct {
-	ID       string    `json:"id"`
-	Queue    string    `json:"queue"`
-	Expected int       `json:"expected"` // jobs JetStream acknowledged
+	ID    string `json:"id"`
+	Queue string `json:"queue"`
+	// Expected is the number of distinct jobs of the batch that JetStream
+	// stored: Settled, plus len(Stored), plus Singles.
+	Expected int       `json:"expected"`
 	Created  time.Time `json:"created"`
 	// Sealed is false while a producer is still publishing the batch.
 	Sealed bool `json:"sealed"`
-	// Uncertain lists jobs whose enqueue failed: a retry that finds one of
-	// them already stored counts it then.
-	Uncertain []string   `json:"uncertain,omitempty"`
-	Finished  *time.Time `json:"finished,omitempty"`
-	Report    *Report    `json:"report,omitempty"`
+
+	// Settled is the length of the input's prefix whose jobs are all stored.
+	Settled int `json:"settled"`
+	// Stored lists input positions beyond Settled whose jobs are stored.
+	Stored []int `json:"stored,omitempty"`
+	// Unsure lists input positions beyond Settled that were published but
+	// never acknowledged: JetStream may or may not hold them.
+	Unsure []int `json:"unsure,omitempty"`
+	// Extent is how much of the input has touched the batch, and Digest
+	// identifies the job IDs of that part (FNV-1a); a re-run must present
+	// the same IDs there.
+	Extent int    `json:"extent,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Writing is set while an enqueue publishes the batch; after a crash it
+	// tells the next run which positions may have been published.
+	Writing *Writing `json:"writing,omitempty"`
+	// Failed counts the input positions the last enqueue could not store.
+	Failed int `json:"failed,omitempty"`
+	// MayRepeat counts jobs that a re-run published again although an
+	// earlier publish of theirs may have been stored and processed.
+	MayRepeat int `json:"may_repeat,omitempty"`
+	// Singles counts jobs added one at a time with WithBatch.
+	Singles int `json:"singles,omitempty"`
+
+	Finished *time.Time `json:"finished,omitempty"`
+	Report   *Report    `json:"report,omitempty"`
+}
+
+// Writing describes the enqueue that is publishing a batch.
+type Writing struct {
+	// Owner identifies the enqueue; another one that claims the batch
+	// replaces it, and the first stops at its next manifest update.
+	Owner string `json:"owner"`
+	// Until is the end of the input positions it may publish before it
+	// records its progress again.
+	Until int       `json:"until"`
+	Since time.Time `json:"since"`
 }
 
 // Manifest reads the manifest of batch.
 func (p *Producer) Manifest(ctx context.Context, batch string) (*Manifest, error) {
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
-	m, _, err := p.readManifest(ctx, batch)
+	var m *Manifest
+	err := retry(ctx, p.opts.RequestTimeout, func(ctx context.Context) (err error) {
+		m, _, err = p.readManifest(ctx, batch)
+		return err
+	})
 	return m, err
 }
 
@@ -56,89 +100,54 @@ func (p *Producer) readManifest(ctx context.Context, batch string) (*Manifest, u
 	return &m, e.Revision(), nil
 }
 
-// createManifest creates the manifest of batch unless it exists. With sealed
-// false, an existing manifest is unsealed too, since jobs are being added.
-func (p *Producer) createManifest(ctx context.Context, batch, queue string, sealed bool) error {
-	kv, err := p.batchBucket(ctx)
-	if err != nil {
-		return err
-	}
-	data, _ := json.Marshal(Manifest{ID: batch, Queue: queue, Created: time.Now().UTC(), Sealed: sealed})
-	_, err = kv.Create(ctx, batch, data)
-	switch {
-	case err == nil:
-		return nil
-	case !errors.Is(err, jetstream.ErrKeyExists):
-		return fmt.Errorf("create manifest of batch %s: %w", batch, err)
-	case sealed:
-		return nil
-	}
-	// Jobs are being added to an existing batch: it is not done until they
-	// are published.
-	return p.updateManifest(ctx, batch, func(m *Manifest) {
-		m.Sealed, m.Report, m.Finished = false, nil, nil
-	})
-}
-
-// updateManifest applies change to the manifest of batch, retrying when
-// another producer updated it at the same time.
-func (p *Producer) updateManifest(ctx context.Context, batch string, change func(*Manifest)) error {
-	kv, err := p.batchBucket(ctx)
-	if err != nil {
-		return err
-	}
-	for {
-		m, rev, err := p.readManifest(ctx, batch)
+// updateManifest applies change to the manifest of batch, creating it from
+// fresh when missing, and retries when another process updated it at the
+// same time or the cluster did not answer. change may return an error to
+// abandon the update.
+func (p *Producer) updateManifest(ctx context.Context, batch, queue string, change func(*Manifest) error) (*Manifest, error) {
+	var out *Manifest
+	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) error {
+		kv, err := p.batchBucket(rctx)
 		if err != nil {
 			return err
 		}
-		change(m)
+		m, rev, err := p.readManifest(rctx, batch)
+		if errors.Is(err, ErrBatchNotFound) && queue != "" {
+			m, rev, err = &Manifest{ID: batch, Queue: queue, Created: time.Now().UTC(), Sealed: true}, 0, nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := change(m); err != nil {
+			return err
+		}
 		data, _ := json.Marshal(m)
-		_, err = kv.Update(ctx, batch, data, rev)
+		if rev == 0 {
+			_, err = kv.Create(rctx, batch, data)
+		} else {
+			_, err = kv.Update(rctx, batch, data, rev)
+		}
 		if err == nil {
+			out = m
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			var apiErr *jetstream.APIError
-			if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
-				return fmt.Errorf("update manifest of batch %s: %w", batch, err)
-			}
+		if conflict(err) {
+			return errConflict
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("update manifest of batch %s: %w", batch, ctx.Err())
-		}
-	}
+		return fmt.Errorf("update manifest of batch %s: %w", batch, err)
+	})
+	return out, err
 }
 
-// countInManifest adds accepted jobs to the manifest, and duplicates that
-// an earlier enqueue had left uncertain; records new failures as uncertain;
-// and seals the batch.
-func (p *Producer) countInManifest(ctx context.Context, batch string, accepted int, duplicates, failed []string) error {
-	return p.updateManifest(ctx, batch, func(m *Manifest) {
-		uncertain := make(map[string]bool, len(m.Uncertain))
-		for _, id := range m.Uncertain {
-			uncertain[id] = true
-		}
-		for _, id := range duplicates {
-			if uncertain[id] {
-				delete(uncertain, id)
-				accepted++
-			}
-		}
-		for _, id := range failed {
-			uncertain[id] = true
-		}
-		m.Uncertain = m.Uncertain[:0]
-		for id := range uncertain {
-			m.Uncertain = append(m.Uncertain, id)
-		}
-		slices.Sort(m.Uncertain)
-		if accepted > 0 {
-			m.Report, m.Finished = nil, nil
-		}
-		m.Expected += accepted
-		m.Sealed = true
-	})
+// errConflict makes retry read the manifest again after a concurrent update.
+var errConflict = errors.New("manifest changed meanwhile")
+
+func conflict(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // ReopenBatch forgets the recorded final report of batch, so that jobs
@@ -146,5 +155,9 @@ func (p *Producer) countInManifest(ctx context.Context, batch string, accepted i
 func (p *Producer) ReopenBatch(ctx context.Context, batch string) error {
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
-	return p.updateManifest(ctx, batch, func(m *Manifest) { m.Report, m.Finished = nil, nil })
+	_, err := p.updateManifest(ctx, batch, "", func(m *Manifest) error {
+		m.Report, m.Finished = nil, nil
+		return nil
+	})
+	return err
 }

@@ -20,7 +20,14 @@ type Report struct {
 	DeadByQueue    map[string]int `json:"dead_by_queue,omitempty"`
 	Pending        int            `json:"pending"`
 	PendingByQueue map[string]int `json:"pending_by_queue,omitempty"`
-	// Sealed is false while a producer is still publishing the batch.
+	// NotEnqueued counts jobs of the batch's input that its last enqueue
+	// could not store; re-running that enqueue publishes them.
+	NotEnqueued int `json:"not_enqueued,omitempty"`
+	// MayRepeat counts jobs that re-runs published again without knowing
+	// whether an earlier publish had been stored: they may have run twice.
+	MayRepeat int `json:"may_repeat,omitempty"`
+	// Sealed is false while a producer is still publishing the batch, or
+	// after one died while publishing it, until the enqueue is re-run.
 	Sealed    bool          `json:"sealed"`
 	Done      bool          `json:"done"`
 	Created   time.Time     `json:"created"`
@@ -31,14 +38,37 @@ type Report struct {
 // Reconcile reads where every job of batch is now, from one snapshot of the
 // work stream across all queues (pipeline stages) and one of the dead-letter
 // stream. Any process can call it, whether or not it enqueued the batch.
+//
+// Each request has its own deadline (RequestTimeout) and is sent again on
+// transient cluster errors until ctx ends.
 func (p *Producer) Reconcile(ctx context.Context, batch string) (*Report, error) {
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()
-	m, _, err := p.readManifest(ctx, batch)
+	m, err := p.fetchManifest(ctx, batch)
 	if err != nil {
 		return nil, err
 	}
-	return p.reconcile(ctx, m)
+	return p.snapshot(ctx, m)
+}
+
+// fetchManifest reads the manifest, riding out transient errors.
+func (p *Producer) fetchManifest(ctx context.Context, batch string) (*Manifest, error) {
+	var m *Manifest
+	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) (err error) {
+		m, _, err = p.readManifest(rctx, batch)
+		return err
+	})
+	return m, err
+}
+
+// snapshot reconciles m, riding out transient errors.
+func (p *Producer) snapshot(ctx context.Context, m *Manifest) (*Report, error) {
+	var r *Report
+	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) (err error) {
+		r, err = p.reconcile(rctx, m)
+		return err
+	})
+	return r, err
 }
 
 func (p *Producer) reconcile(ctx context.Context, m *Manifest) (*Report, error) {
@@ -62,6 +92,7 @@ func (p *Producer) reconcile(ctx context.Context, m *Manifest) (*Report, error) 
 	}
 	r := &Report{
 		Batch: m.ID, Queue: m.Queue, Expected: m.Expected, Sealed: m.Sealed,
+		NotEnqueued: m.Failed, MayRepeat: m.MayRepeat,
 		Created: m.Created, PendingByQueue: pending, DeadByQueue: deadBy,
 	}
 	for _, n := range pending {
@@ -119,7 +150,10 @@ func WithPolling(first, longest time.Duration) WaitOption {
 // stream) or ctx ends, and returns the final report. On ctx's end it returns
 // the last report with ctx's error. It is the join: any process may call it,
 // including one started after the producer died. Wait has no default
-// timeout: bound it with ctx.
+// timeout: bound it with ctx. Each request has its own deadline
+// (RequestTimeout) and is sent again on transient cluster errors (an
+// election, a lost reply, a reconnect), so only ctx's end stops the wait
+// early; a batch that is not found stops it at once.
 func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (*Report, error) {
 	o := waitOptions{minPoll: 10 * time.Millisecond, maxPoll: time.Second}
 	for _, opt := range opts {
@@ -130,13 +164,13 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 	var m *Manifest
 	for {
 		if m == nil || !m.Sealed {
-			mm, _, err := p.readManifest(ctx, batch)
+			mm, err := p.fetchManifest(ctx, batch)
 			if err != nil {
 				return last, waitError(ctx, err)
 			}
 			m = mm
 		}
-		r, err := p.reconcile(ctx, m)
+		r, err := p.snapshot(ctx, m)
 		if err != nil {
 			return last, waitError(ctx, err)
 		}
@@ -144,7 +178,7 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 		if r.Done {
 			// Confirm against a fresh manifest: jobs may have been added
 			// to the batch since it was read.
-			fresh, _, err := p.readManifest(ctx, batch)
+			fresh, err := p.fetchManifest(ctx, batch)
 			if err != nil {
 				return last, waitError(ctx, err)
 			}
@@ -184,13 +218,16 @@ func (p *Producer) finish(ctx context.Context, m *Manifest, r *Report) {
 	if m.Report != nil {
 		return
 	}
-	err := p.updateManifest(ctx, m.ID, func(mm *Manifest) {
-		if mm.Report != nil || mm.Expected != r.Expected {
-			return
+	ctx, cancel := context.WithTimeout(ctx, 2*p.opts.RequestTimeout)
+	defer cancel()
+	_, err := p.updateManifest(ctx, m.ID, "", func(mm *Manifest) error {
+		if mm.Report != nil || mm.Expected != r.Expected || !mm.Sealed {
+			return nil
 		}
 		now := time.Now().UTC()
 		mm.Finished = &now
 		mm.Report = r
+		return nil
 	})
 	if err != nil {
 		p.log.Warn("recording final batch report", "batch", m.ID, "error", err)

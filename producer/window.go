@@ -1,0 +1,251 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// window publishes the positions of one batch enqueue that are still to be
+// stored, with up to Window publishes awaiting acknowledgement. A publish
+// not acknowledged within AckTimeout, or answered by a transient error, is
+// sent again with the same ID after a short pause, while the rest of the
+// window moves on. The first refusal (a full stream, say) stops new
+// publishes; what was sent already is settled.
+type window struct {
+	p     *Producer
+	b     *Batch
+	seq   *sequence
+	msgs  []*nats.Msg
+	queue string
+
+	inflight []flight
+	waiting  []flight // to send again once due
+	next     int      // the next position to consider
+	stopped  error    // why nothing new is published
+}
+
+type flight struct {
+	pos   int
+	f     jetstream.PubAckFuture
+	tries int
+	due   time.Time
+}
+
+// run publishes until every position is settled or ctx ends. It returns
+// an error only when another enqueue took the batch over.
+func (w *window) run(ctx context.Context) error {
+	w.next = w.seq.settled
+	var fenced error
+	for {
+		w.resendDue(ctx)
+		for w.stopped == nil && ctx.Err() == nil && len(w.inflight)+len(w.waiting) < w.p.opts.Window {
+			pos, ok := w.nextPos()
+			if !ok {
+				break
+			}
+			if pos >= w.seq.until {
+				if err := w.checkpoint(ctx, pos); err != nil {
+					w.stopped = err
+					if errors.Is(err, ErrTakenOver) {
+						fenced = err
+					}
+					break
+				}
+			}
+			w.next = pos + 1
+			w.send(flight{pos: pos})
+		}
+		if len(w.inflight) == 0 && len(w.waiting) == 0 {
+			break
+		}
+		if !w.settleOne(ctx) {
+			break
+		}
+	}
+	w.finish(ctx)
+	return fenced
+}
+
+// nextPos finds the next position still to publish.
+func (w *window) nextPos() (int, bool) {
+	for i := w.next; i < len(w.seq.state); i++ {
+		if w.seq.state[i] == posTodo {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// checkpoint records progress and lets this enqueue publish up to
+// checkpointEvery positions beyond pos.
+func (w *window) checkpoint(ctx context.Context, pos int) error {
+	seq := w.seq
+	_, err := w.p.updateManifest(ctx, w.b.ID, "", func(m *Manifest) error {
+		if err := seq.owns(m); err != nil {
+			return err
+		}
+		seq.until = min(len(seq.state), pos+checkpointEvery)
+		seq.record(m, true)
+		return nil
+	})
+	return err
+}
+
+func (w *window) send(fl flight) {
+	seq := w.seq
+	fl.tries++
+	if fl.pos >= seq.hi {
+		seq.hi = fl.pos + 1
+	}
+	f, err := w.p.pub.PublishMsgAsync(w.msgs[fl.pos])
+	if err != nil {
+		if transient(err) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			fl.due = time.Now().Add(retryDelay(fl.tries))
+			w.waiting = append(w.waiting, fl)
+			return
+		}
+		w.fail(fl, err)
+		return
+	}
+	fl.f = f
+	w.inflight = append(w.inflight, fl)
+}
+
+// resendDue sends again the publishes whose pause is over.
+func (w *window) resendDue(ctx context.Context) {
+	if ctx.Err() != nil || len(w.waiting) == 0 {
+		return
+	}
+	now := time.Now()
+	keep := w.waiting[:0]
+	var due []flight
+	for _, fl := range w.waiting {
+		if now.Before(fl.due) {
+			keep = append(keep, fl)
+		} else {
+			due = append(due, fl)
+		}
+	}
+	w.waiting = keep
+	for _, fl := range due {
+		w.send(fl)
+	}
+}
+
+// settleOne waits for the oldest publish's answer, or for the next resend,
+// and reports false once ctx has ended.
+func (w *window) settleOne(ctx context.Context) bool {
+	var timer <-chan time.Time
+	if len(w.waiting) > 0 {
+		first := w.waiting[0].due
+		for _, fl := range w.waiting[1:] {
+			if fl.due.Before(first) {
+				first = fl.due
+			}
+		}
+		t := time.NewTimer(time.Until(first))
+		defer t.Stop()
+		timer = t.C
+	}
+	if len(w.inflight) == 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer:
+			return true
+		}
+	}
+	head := w.inflight[0]
+	select {
+	case ack := <-head.f.Ok():
+		w.inflight = w.inflight[1:]
+		w.stored(head, ack)
+	case err := <-head.f.Err():
+		w.inflight = w.inflight[1:]
+		if transient(err) {
+			head.due = time.Now().Add(retryDelay(head.tries))
+			w.waiting = append(w.waiting, head)
+			return true
+		}
+		w.fail(head, err)
+	case <-timer:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+func (w *window) stored(fl flight, ack *jetstream.PubAck) {
+	w.seq.state[fl.pos] = posStored
+	switch {
+	case ack.Duplicate:
+		w.b.Repeated++
+	case w.seq.retried[fl.pos]:
+		w.b.Enqueued++
+		w.b.MayRepeat++
+	default:
+		w.b.Enqueued++
+	}
+	delete(w.seq.retried, fl.pos)
+}
+
+// fail records a refused publish and stops new ones: what refused one job
+// (a full stream, a closed connection) refuses the next.
+func (w *window) fail(fl flight, err error) {
+	unsure := w.seq.retried[fl.pos] || fl.tries > 1 && !refused(err)
+	if unsure {
+		w.seq.state[fl.pos] = posUnsure
+	} else {
+		w.seq.state[fl.pos] = posFailed
+	}
+	w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[fl.pos], Unsure: unsure,
+		Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.msgs[fl.pos].Data), err)})
+	if w.stopped == nil {
+		w.stopped = err
+	}
+}
+
+// finish settles what is left once publishing stops: jobs sent and never
+// answered are unsure, jobs never sent failed.
+func (w *window) finish(ctx context.Context) {
+	cause := w.stopped
+	if cause == nil {
+		cause = ctx.Err()
+	}
+	if cause == nil {
+		cause = errors.New("not published")
+	}
+	for _, fl := range append(w.inflight, w.waiting...) {
+		w.seq.state[fl.pos] = posUnsure
+		w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[fl.pos], Unsure: true,
+			Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.msgs[fl.pos].Data), fmt.Errorf("no acknowledgement: %w", cause))})
+	}
+	w.inflight, w.waiting = nil, nil
+	for i := w.next; i < len(w.seq.state); i++ {
+		if w.seq.state[i] != posTodo {
+			continue
+		}
+		if w.seq.retried[i] {
+			// Still uncertain from an earlier enqueue: it stays todo, which
+			// the manifest records as unsure.
+			w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[i], Unsure: true,
+				Err: w.p.publishError(w.b.JobIDs[i], w.queue, len(w.msgs[i].Data), fmt.Errorf("not published again: %w", cause))})
+			continue
+		}
+		w.seq.state[i] = posFailed
+		w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[i],
+			Err: w.p.publishError(w.b.JobIDs[i], w.queue, len(w.msgs[i].Data), fmt.Errorf("not published: %w", cause))})
+	}
+}
+
+// refused reports whether JetStream answered err, so the job is known not
+// to be stored.
+func refused(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && !transient(err)
+}
