@@ -41,6 +41,13 @@ type Config struct {
 	Heartbeat time.Duration
 	// AckWait is used when the pool creates the queue's consumer (30s).
 	AckWait time.Duration
+	// Provision creates the streams, buckets and this queue's consumer when
+	// missing, with one replica. Leave it false in a cluster where `jetpool
+	// provision` owns the topology: the pool then waits for the provisioned
+	// streams, logging what is missing, and creates only this queue's
+	// consumer if need be (it takes the stream's replicas, and provisioning's
+	// configuration wins over it).
+	Provision bool
 	// ShutdownGrace is how long running jobs may finish after a stop before
 	// their contexts are cancelled (10s).
 	ShutdownGrace time.Duration

@@ -33,6 +33,11 @@ func ExamplePool() {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	// Create the streams and the queues' consumers, as `jetpool provision
+	// resize publish` would; pools wait for them otherwise.
+	if err := broker.Provision(ctx, js, broker.ProvisionOptions{}, "resize", "publish"); err != nil {
+		log.Fatal(err)
+	}
 
 	resize, _ := consumer.New(js, consumer.Config{Queue: "resize", Concurrency: 2, Logger: quiet},
 		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {

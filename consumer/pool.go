@@ -71,8 +71,11 @@ func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
 	}, nil
 }
 
-// Start creates the queue's consumer if needed and begins pulling jobs. ctx
-// bounds the setup only; stop the pool with [Pool.Stop].
+// Start waits for the work and dead-letter streams (or, with
+// Config.Provision, creates what is missing), creates the queue's consumer if
+// needed and begins pulling jobs. While the streams are missing or JetStream
+// is unavailable it logs a warning and retries until ctx ends. ctx bounds the
+// setup only; stop the pool with [Pool.Stop].
 func (p *Pool) Start(ctx context.Context) error {
 	err := ErrStarted
 	p.startOnce.Do(func() { err = p.start(ctx) })
@@ -80,11 +83,10 @@ func (p *Pool) Start(ctx context.Context) error {
 }
 
 func (p *Pool) start(ctx context.Context) error {
-	opts := topology.Options{Names: p.cfg.Names, AckWait: p.cfg.AckWait}
-	cons, err := topology.EnsureQueue(ctx, p.js, opts, p.cfg.Queue, p.cfg.Concurrency+p.cfg.Prefetch)
+	cons, err := p.open(ctx)
 	if err != nil {
 		close(p.stopped)
-		return err
+		return fmt.Errorf("consumer: queue %s: %w", p.cfg.Queue, err)
 	}
 	p.heartbeat = p.cfg.Heartbeat
 	if p.heartbeat == 0 {
@@ -111,6 +113,30 @@ func (p *Pool) start(ctx context.Context) error {
 	}
 	p.log.Info("worker pool started", "concurrency", p.cfg.Concurrency, "prefetch", p.cfg.Prefetch, "heartbeat", p.heartbeat.String())
 	return nil
+}
+
+// open returns the queue's consumer once the topology is there.
+func (p *Pool) open(ctx context.Context) (jetstream.Consumer, error) {
+	opts := topology.Options{Names: p.cfg.Names, AckWait: p.cfg.AckWait}
+	if p.cfg.Provision {
+		if err := topology.CreateMissing(ctx, p.js, opts, p.cfg.Queue); err != nil {
+			return nil, err
+		}
+	}
+	w := topology.Waiter{
+		Logger: p.log,
+		Hint:   fmt.Sprintf(`run "jetpool provision %s" or start workers with --provision`, p.cfg.Queue),
+	}
+	var cons jetstream.Consumer
+	err := w.Wait(ctx, func(ctx context.Context) error {
+		if _, _, err := topology.OpenStreams(ctx, p.js, p.cfg.Names); err != nil {
+			return err
+		}
+		var err error
+		cons, err = topology.CreateQueue(ctx, p.js, opts, p.cfg.Queue, p.cfg.Concurrency+p.cfg.Prefetch)
+		return err
+	})
+	return cons, err
 }
 
 // Run starts the pool, runs until ctx ends, then stops gracefully. It returns

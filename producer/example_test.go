@@ -37,6 +37,11 @@ func Example() {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	// Create the streams and buckets, as `jetpool provision greet` would;
+	// workers and producers wait for them otherwise.
+	if err := broker.Provision(ctx, js, broker.ProvisionOptions{}, "greet"); err != nil {
+		log.Fatal(err)
+	}
 
 	// Workers: usually another process.
 	pool, err := consumer.New(js, consumer.Config{Queue: "greet", Concurrency: 4, Logger: quiet},

@@ -27,6 +27,18 @@ type Options struct {
 	// Window is how many batch publishes may await their acknowledgement at
 	// once (256).
 	Window int
+	// AckTimeout is how long one publish waits for JetStream's
+	// acknowledgement before it is sent again with the same ID (2s).
+	AckTimeout time.Duration
+	// RequestTimeout bounds each request of a wait or a manifest update;
+	// a request that times out is sent again until the call's own
+	// deadline (2s).
+	RequestTimeout time.Duration
+	// Provision creates the streams and buckets when missing, with one
+	// replica. Leave it false in a cluster where `jetpool provision` owns the
+	// topology: the producer then waits for it, logging what is missing,
+	// until the call's context ends.
+	Provision bool
 	// Logger receives the producer's log; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -35,6 +47,7 @@ type Options struct {
 // use.
 type Producer struct {
 	js   jetstream.JetStream
+	pub  jetstream.JetStream // js's connection, with an acknowledgement timeout
 	opts Options
 	log  *slog.Logger
 
@@ -42,6 +55,7 @@ type Producer struct {
 	batches jetstream.KeyValue
 	work    jetstream.Stream
 	dead    jetstream.Stream
+	waiting topology.WaitLog // rate-limits the log while the topology is missing
 }
 
 // New returns a producer that publishes through js.
@@ -55,10 +69,38 @@ func New(js jetstream.JetStream, opts Options) (*Producer, error) {
 	if opts.Window <= 0 {
 		opts.Window = DefaultWindow
 	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = DefaultAckTimeout
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Producer{js: js, opts: opts, log: opts.Logger}, nil
+	pub, err := publisher(js, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{js: js, pub: pub, opts: opts, log: opts.Logger}, nil
+}
+
+// publisher opens a JetStream context on js's connection whose async
+// publishes give up waiting for an acknowledgement after AckTimeout, so
+// that a lost acknowledgement frees its place and can be sent again.
+func publisher(js jetstream.JetStream, opts Options) (jetstream.JetStream, error) {
+	jo := []jetstream.JetStreamOpt{
+		jetstream.WithPublishAsyncTimeout(opts.AckTimeout),
+		jetstream.WithPublishAsyncMaxPending(4 * opts.Window),
+	}
+	o := js.Options()
+	switch {
+	case o.Domain != "":
+		return jetstream.NewWithDomain(js.Conn(), o.Domain, jo...)
+	case o.APIPrefix != "" && o.APIPrefix != jetstream.DefaultAPIPrefix:
+		return jetstream.NewWithAPIPrefix(js.Conn(), o.APIPrefix, jo...)
+	}
+	return jetstream.New(js.Conn(), jo...)
 }
 
 // Names returns the names the producer publishes under.
@@ -72,32 +114,66 @@ func (p *Producer) withTimeout(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeout(ctx, p.opts.Timeout)
 }
 
+// batchBucket opens the batch bucket once the work and dead-letter streams
+// and the bucket exist, waiting for them (or, with Options.Provision,
+// creating what is missing) until ctx ends.
 func (p *Producer) batchBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.batches != nil {
-		return p.batches, nil
+	kv := p.batches
+	p.mu.Unlock()
+	if kv != nil {
+		return kv, nil
 	}
-	kv, err := topology.Batches(ctx, p.js, topology.Options{Names: p.opts.Names})
+	if p.opts.Provision {
+		if err := topology.CreateMissing(ctx, p.js, topology.Options{Names: p.opts.Names}); err != nil {
+			return nil, err
+		}
+	}
+	w := topology.Waiter{Logger: p.log, Hint: `run "jetpool provision QUEUE"`, Log: &p.waiting}
+	err := w.Wait(ctx, func(ctx context.Context) (err error) {
+		if _, _, err = topology.OpenStreams(ctx, p.js, p.opts.Names); err != nil {
+			return err
+		}
+		kv, err = topology.OpenBatches(ctx, p.js, p.opts.Names)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	p.batches = kv
-	return kv, nil
-}
-
-func (p *Producer) streams(ctx context.Context) (work, dead jetstream.Stream, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.work == nil {
-		if p.work, err = p.js.Stream(ctx, p.opts.Names.WorkStream()); err != nil {
+	if p.batches == nil {
+		p.batches = kv
+	}
+	return p.batches, nil
+}
+
+// streams opens the work and dead-letter streams, waiting for them (or, with
+// Options.Provision, creating what is missing) until ctx ends.
+func (p *Producer) streams(ctx context.Context) (work, dead jetstream.Stream, err error) {
+	p.mu.Lock()
+	work, dead = p.work, p.dead
+	p.mu.Unlock()
+	if work != nil && dead != nil {
+		return work, dead, nil
+	}
+	if p.opts.Provision {
+		if err := topology.CreateMissing(ctx, p.js, topology.Options{Names: p.opts.Names}); err != nil {
 			return nil, nil, err
 		}
 	}
-	if p.dead == nil {
-		if p.dead, err = p.js.Stream(ctx, p.opts.Names.DeadStream()); err != nil {
-			return nil, nil, err
-		}
+	w := topology.Waiter{Logger: p.log, Hint: `run "jetpool provision QUEUE"`, Log: &p.waiting}
+	err = w.Wait(ctx, func(ctx context.Context) (err error) {
+		work, dead, err = topology.OpenStreams(ctx, p.js, p.opts.Names)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.work == nil {
+		p.work, p.dead = work, dead
 	}
 	return p.work, p.dead, nil
 }

@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/spf13/cobra"
 )
@@ -20,6 +22,7 @@ func (a *app) produceCommand() *cobra.Command {
 		name, queue, sourceFile string
 		every                   time.Duration
 		cycles                  int
+		provision               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "produce --name N --queue Q --every D (--source-cmd PROGRAM [ARGS...] | --source-file FILE)",
@@ -28,7 +31,13 @@ func (a *app) produceCommand() *cobra.Command {
 --source-cmd (run once per cycle; everything after --source-cmd is its command
 line) or the lines of --source-file (read once per cycle). One manager per
 --name leads across all processes; others stand by. Each cycle logs its
-reconciliation report, and a warning when it outlasts the interval.`,
+reconciliation report, and a warning when it outlasts the interval.
+
+The producer never creates the streams or buckets: until "jetpool provision"
+(or "jetpool broker") has created them it waits, logging what is missing. With
+--provision it creates whatever is missing (replicas from the config file, 1
+by default) and changes nothing that exists; leave it off in a cluster where
+"jetpool provision" owns the topology.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for kind, v := range map[string]string{"--name": name, "--queue": queue} {
 				if err := jetpool.ValidateName(kind, v); err != nil {
@@ -66,6 +75,14 @@ reconciliation report, and a warning when it outlasts the interval.`,
 				return err
 			}
 			defer s.close()
+			if provision {
+				err = createMissing(cmd.Context(), s, queue)
+			} else {
+				err = awaitProducerTopology(cmd.Context(), s, a.log, queue)
+			}
+			if err != nil {
+				return err
+			}
 			m, err := producer.NewManager(s.js, producer.ManagerConfig{
 				Name: name, Queue: queue, Interval: pickDur(every, s.cfg.Pool(queue).Interval), Source: src,
 				Cycles: cycles, Names: s.names, Logger: a.log,
@@ -85,7 +102,24 @@ reconciliation report, and a warning when it outlasts the interval.`,
 	f.Bool("source-cmd", false, "run PROGRAM [ARGS...] (the rest of the command line) each cycle; its stdout lines are the jobs")
 	f.StringVar(&sourceFile, "source-file", "", "file whose lines are each cycle's jobs")
 	f.IntVar(&cycles, "cycles", 0, "stop after this many cycles (default: run until stopped)")
+	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
 	return cmd
+}
+
+// awaitProducerTopology waits until the streams and buckets a manager uses
+// exist, logging what is missing, or ctx ends.
+func awaitProducerTopology(ctx context.Context, s *session, log *slog.Logger, queue string) error {
+	w := topology.Waiter{Logger: log, Hint: fmt.Sprintf(`run "jetpool provision %s" or start produce with --provision`, queue)}
+	return w.Wait(ctx, func(ctx context.Context) error {
+		if _, _, err := topology.OpenStreams(ctx, s.js, s.names); err != nil {
+			return err
+		}
+		if _, err := topology.OpenBatches(ctx, s.js, s.names); err != nil {
+			return err
+		}
+		_, err := topology.OpenLeases(ctx, s.js, s.names)
+		return err
+	})
 }
 
 func (a *app) logCycle(r producer.CycleReport) {

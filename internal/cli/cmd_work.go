@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/spf13/cobra"
 )
 
@@ -14,6 +17,7 @@ func (a *app) workCommand() *cobra.Command {
 		queue, forward, httpURL, builtin string
 		concurrency, maxAttempts         int
 		timeout, grace                   time.Duration
+		provision                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "work --queue Q (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
@@ -31,7 +35,14 @@ func (a *app) workCommand() *cobra.Command {
   --builtin SPEC            noop, sleep=DURATION or fail=PROBABILITY.
 
 Stops gracefully on SIGINT or SIGTERM: running jobs finish within the grace
-period, jobs fetched but not started go back to the queue.`,
+period, jobs fetched but not started go back to the queue.
+
+The worker never creates the streams or buckets: until "jetpool provision" (or
+"jetpool broker") has created them it waits, logging what is missing. It
+creates the queue's consumer if "jetpool provision QUEUE" did not. With
+--provision it creates whatever is missing (replicas from the config file, 1
+by default) and changes nothing that exists; leave it off in a cluster where
+"jetpool provision" owns the topology.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := jetpool.ValidateQueue(queue); err != nil {
 				return exitWith(ExitUsage, err)
@@ -50,6 +61,11 @@ period, jobs fetched but not started go back to the queue.`,
 				return err
 			}
 			defer s.close()
+			if provision {
+				if err := createMissing(cmd.Context(), s, queue); err != nil {
+					return err
+				}
+			}
 			pc := s.cfg.Pool(queue)
 			cfg := consumer.Config{
 				Queue: queue, Names: s.names, Logger: a.log,
@@ -75,6 +91,7 @@ period, jobs fetched but not started go back to the queue.`,
 	f.Bool("exec", false, "run PROGRAM [ARGS...] (the rest of the command line) per job")
 	f.StringVar(&httpURL, "http", "", "POST each job to URL")
 	f.StringVar(&builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
+	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
 	_ = cmd.MarkFlagRequired("queue")
 	return cmd
 }
@@ -105,6 +122,19 @@ func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, f
 		}
 		return builtinHandler(builtin, forward)
 	}
+}
+
+// createMissing creates, for a command given --provision, the streams,
+// buckets and queue consumer that do not exist, with the configured replicas;
+// it changes nothing that exists.
+func createMissing(ctx context.Context, s *session, queue string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	o := topology.Options{Names: s.names, Replicas: s.cfg.Replicas}
+	if err := topology.CreateMissing(ctx, s.js, o, queue); err != nil {
+		return fmt.Errorf("--provision: %w", err)
+	}
+	return nil
 }
 
 func pick(flag, cfg int) int {

@@ -1,6 +1,13 @@
-// Package topology creates or updates the streams, consumers and key-value
-// buckets jetpool needs. It is idempotent: running it again with the same
-// options changes nothing.
+// Package topology creates, updates and opens the streams, consumers and
+// key-value buckets jetpool needs.
+//
+// Only provisioning creates streams and buckets: [Provision] (the `provision`
+// command and the embedded broker) creates or updates them idempotently, and
+// [CreateMissing] (a worker or producer told to provision) creates what does
+// not exist and leaves the rest alone. Every other client opens them with the
+// Open functions and a [Waiter], waiting for a provisioned topology instead of
+// creating one that races provisioning, say with one replica where the
+// cluster's provisioning asks for three.
 package topology
 
 import (
@@ -89,9 +96,19 @@ func Provision(ctx context.Context, js jetstream.JetStream, o Options, queues ..
 
 // EnsureStreams creates or updates the work and dead-letter streams.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o Options) error {
+	work, dead := streamConfigs(o)
+	if err := ensureStream(ctx, js, work); err != nil {
+		return err
+	}
+	return ensureStream(ctx, js, dead)
+}
+
+// streamConfigs returns the configuration of the work and dead-letter
+// streams.
+func streamConfigs(o Options) (work, dead jetstream.StreamConfig) {
 	o = o.WithDefaults()
 	n := o.Names
-	work := jetstream.StreamConfig{
+	work = jetstream.StreamConfig{
 		Name:        n.WorkStream(),
 		Description: "jetpool jobs waiting or running",
 		Subjects:    []string{n.JobsWildcard()},
@@ -104,10 +121,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o Options) error
 		MaxBytes:    orUnlimited(o.MaxBytes),
 		Replicas:    o.Replicas,
 	}
-	if err := ensureStream(ctx, js, work); err != nil {
-		return err
-	}
-	dead := jetstream.StreamConfig{
+	dead = jetstream.StreamConfig{
 		Name:        n.DeadStream(),
 		Description: "jetpool dead-lettered jobs",
 		Subjects:    []string{n.DeadWildcard()},
@@ -119,7 +133,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o Options) error
 		MaxBytes:    -1,
 		Replicas:    o.Replicas,
 	}
-	return ensureStream(ctx, js, dead)
+	return work, dead
 }
 
 // NoJetStream reports whether err means the server has no JetStream.
@@ -141,6 +155,10 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 	if err == nil {
 		return nil
 	}
+	return streamError(cfg, err)
+}
+
+func streamError(cfg jetstream.StreamConfig, err error) error {
 	if NoJetStream(err) {
 		return fmt.Errorf("provision stream %s: the NATS server has no JetStream enabled (start nats-server with -js): %w", cfg.Name, err)
 	}
@@ -155,81 +173,44 @@ type Buckets struct {
 
 // EnsureBuckets creates or updates the batch and lease buckets.
 func EnsureBuckets(ctx context.Context, js jetstream.JetStream, o Options) (Buckets, error) {
+	batchCfg, leaseCfg := bucketConfigs(o)
+	batches, err := js.CreateOrUpdateKeyValue(ctx, batchCfg)
+	if err != nil {
+		return Buckets{}, fmt.Errorf("provision bucket %s: %w", batchCfg.Bucket, err)
+	}
+	leases, err := js.CreateOrUpdateKeyValue(ctx, leaseCfg)
+	if err != nil {
+		return Buckets{}, fmt.Errorf("provision bucket %s: %w", leaseCfg.Bucket, err)
+	}
+	return Buckets{Batches: batches, Leases: leases}, nil
+}
+
+// bucketConfigs returns the configuration of the batch and lease buckets.
+func bucketConfigs(o Options) (batches, leases jetstream.KeyValueConfig) {
 	o = o.WithDefaults()
-	batches, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	batches = jetstream.KeyValueConfig{
 		Bucket:      o.Names.BatchBucket(),
 		Description: "jetpool batch manifests",
 		History:     1,
 		TTL:         o.BatchTTL,
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
-	})
-	if err != nil {
-		return Buckets{}, fmt.Errorf("provision bucket %s: %w", o.Names.BatchBucket(), err)
 	}
-	leases, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	leases = jetstream.KeyValueConfig{
 		Bucket:      o.Names.LeaseBucket(),
 		Description: "jetpool manager leader leases",
 		History:     1,
 		TTL:         o.LeaseTTL,
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
-	})
-	if err != nil {
-		return Buckets{}, fmt.Errorf("provision bucket %s: %w", o.Names.LeaseBucket(), err)
 	}
-	return Buckets{Batches: batches, Leases: leases}, nil
-}
-
-// Batches opens the batch bucket, creating the topology when it is missing.
-// An existing topology is left as it is.
-func Batches(ctx context.Context, js jetstream.JetStream, o Options) (jetstream.KeyValue, error) {
-	return openBucket(ctx, js, o, o.Names.BatchBucket(), func(b Buckets) jetstream.KeyValue { return b.Batches })
-}
-
-// Leases opens the lease bucket, creating the topology when it is missing.
-// An existing topology is left as it is.
-func Leases(ctx context.Context, js jetstream.JetStream, o Options) (jetstream.KeyValue, error) {
-	return openBucket(ctx, js, o, o.Names.LeaseBucket(), func(b Buckets) jetstream.KeyValue { return b.Leases })
-}
-
-func openBucket(ctx context.Context, js jetstream.JetStream, o Options, name string, pick func(Buckets) jetstream.KeyValue) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, name)
-	if err == nil {
-		return kv, nil
-	}
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("open bucket %s: %w", name, err)
-	}
-	if err := OpenStreams(ctx, js, o); err != nil {
-		return nil, err
-	}
-	b, err := EnsureBuckets(ctx, js, o)
-	if err != nil {
-		return nil, err
-	}
-	return pick(b), nil
-}
-
-// OpenStreams creates the work and dead-letter streams when the work stream
-// is missing, and leaves existing ones as they are.
-func OpenStreams(ctx context.Context, js jetstream.JetStream, o Options) error {
-	_, err := js.Stream(ctx, o.Names.WorkStream())
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		if NoJetStream(err) {
-			return fmt.Errorf("the NATS server has no JetStream enabled (start nats-server with -js): %w", err)
-		}
-		return fmt.Errorf("look up stream %s: %w", o.Names.WorkStream(), err)
-	}
-	return EnsureStreams(ctx, js, o)
+	return batches, leases
 }
 
 // EnsureQueue returns the durable consumer of queue, creating the streams and
 // the consumer when missing. An existing consumer is left as it is, except
-// that its MaxAckPending is raised to minAckPending when lower.
+// that its MaxAckPending is raised to minAckPending when lower. It is for
+// provisioning; other clients use [OpenQueue] or [CreateQueue].
 func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue string, minAckPending int) (jetstream.Consumer, error) {
 	o = o.WithDefaults()
 	if err := jetpool.ValidateQueue(queue); err != nil {
@@ -238,17 +219,7 @@ func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue s
 	n := o.Names
 	cons, err := js.Consumer(ctx, n.WorkStream(), n.ConsumerName(queue))
 	if err == nil {
-		info := cons.CachedInfo()
-		if minAckPending <= 0 || info.Config.MaxAckPending >= minAckPending {
-			return cons, nil
-		}
-		cfg := info.Config
-		cfg.MaxAckPending = minAckPending
-		cons, err = js.UpdateConsumer(ctx, n.WorkStream(), cfg)
-		if err != nil {
-			return nil, fmt.Errorf("raise MaxAckPending of consumer %s to %d: %w", queue, minAckPending, err)
-		}
-		return cons, nil
+		return raiseAckPending(ctx, js, o, queue, cons, minAckPending)
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if err := EnsureStreams(ctx, js, o); err != nil {
@@ -257,7 +228,19 @@ func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue s
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("look up consumer %s on stream %s: %w", queue, n.WorkStream(), err)
 	}
-	cfg := jetstream.ConsumerConfig{
+	cons, err = js.CreateOrUpdateConsumer(ctx, n.WorkStream(), consumerConfig(o, queue, minAckPending))
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s on stream %s: %w", queue, n.WorkStream(), err)
+	}
+	return cons, nil
+}
+
+// consumerConfig returns the configuration of queue's durable consumer. Its
+// replicas follow the work stream's.
+func consumerConfig(o Options, queue string, minAckPending int) jetstream.ConsumerConfig {
+	o = o.WithDefaults()
+	n := o.Names
+	return jetstream.ConsumerConfig{
 		Durable:       n.ConsumerName(queue),
 		Description:   "jetpool workers of queue " + queue,
 		FilterSubject: n.QueueFilter(queue),
@@ -268,9 +251,20 @@ func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue s
 		MaxAckPending: max(o.MaxAckPending, minAckPending),
 		Replicas:      0,
 	}
-	cons, err = js.CreateOrUpdateConsumer(ctx, n.WorkStream(), cfg)
+}
+
+// raiseAckPending raises the MaxAckPending of an existing consumer to
+// minAckPending when lower; it changes nothing else.
+func raiseAckPending(ctx context.Context, js jetstream.JetStream, o Options, queue string, cons jetstream.Consumer, minAckPending int) (jetstream.Consumer, error) {
+	info := cons.CachedInfo()
+	if minAckPending <= 0 || info.Config.MaxAckPending >= minAckPending {
+		return cons, nil
+	}
+	cfg := info.Config
+	cfg.MaxAckPending = minAckPending
+	cons, err := js.UpdateConsumer(ctx, o.Names.WorkStream(), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s on stream %s: %w", queue, n.WorkStream(), err)
+		return nil, fmt.Errorf("raise MaxAckPending of consumer %s to %d: %w", queue, minAckPending, err)
 	}
 	return cons, nil
 }
