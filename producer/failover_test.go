@@ -1,0 +1,214 @@
+package producer_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// clusterSetup starts a three-node cluster with an R3 topology.
+func clusterSetup(t *testing.T, queues ...string) (*natstest.Cluster, *producer.Producer) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("cluster failover tests start three servers")
+	}
+	c := natstest.StartCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, broker.Provision(ctx, c.JS, broker.ProvisionOptions{Replicas: 3}, queues...))
+	p, err := producer.New(c.JS, producer.Options{Logger: c.Log})
+	require.NoError(t, err)
+	return c, p
+}
+
+// clusterWorkers counts every job ID handled by a pool on its own
+// connection to the cluster.
+func clusterWorkers(t *testing.T, c *natstest.Cluster, queue string, handle func()) *idSet {
+	t.Helper()
+	_, js := natstest.Connect(t, c.URL())
+	seen := &idSet{}
+	pool, err := consumer.New(js, consumer.Config{Queue: queue, Concurrency: 32, Logger: c.Log,
+		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}},
+		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
+			if handle != nil {
+				handle()
+			}
+			seen.add(j.ID)
+			return nil
+		}))
+	require.NoError(t, err)
+	require.NoError(t, pool.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		assert.NoError(t, pool.Stop(ctx))
+	})
+	return seen
+}
+
+// electedAfter waits for stream to have a leader other than old and
+// returns how long that took since from.
+func electedAfter(t *testing.T, c *natstest.Cluster, stream string, old *natstest.Node, from time.Time) time.Duration {
+	natstest.Eventually(t, 60*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s, err := c.JS.Stream(ctx, stream)
+		return err == nil && s.CachedInfo().Cluster != nil && s.CachedInfo().Cluster.Leader != "" && s.CachedInfo().Cluster.Leader != old.Name
+	}, "a new leader for %s", stream)
+	return time.Since(from)
+}
+
+func TestEnqueueBatchSurvivesStreamLeaderLoss(t *testing.T) {
+	c, p := clusterSetup(t, "q")
+	work := jetpool.DefaultNames().WorkStream()
+	const n = 50000
+	in := items("f", n)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		_, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatchID("failover"))
+		done <- err
+	}()
+	natstest.Eventually(t, 2*time.Minute, func() bool {
+		m, err := p.Manifest(context.Background(), "failover")
+		return err == nil && m.Settled >= n/5
+	}, "a fifth of the batch is stored")
+	leader := c.StreamLeader(t, work)
+	killed := time.Now()
+	c.Stop(t, leader)
+	election := electedAfter(t, c, work, leader, killed)
+	require.NoError(t, <-done, "the enqueue rides out the leader change")
+	recovered := time.Since(killed)
+	t.Logf("leader %s stopped %s into the enqueue; new leader after %s; enqueue of %d done %s after the stop",
+		leader.Name, killed.Sub(start).Round(time.Millisecond), election.Round(time.Millisecond), n, recovered.Round(time.Millisecond))
+	assert.Less(t, recovered, election+30*time.Second, "the enqueue finishes within the election time plus a few seconds")
+
+	seen := clusterWorkers(t, c, "q", nil)
+	r := waitDone(t, p, "failover")
+	natstest.Eventually(t, 2*time.Minute, func() bool { return seen.len() == n }, "every job processed: %d of %d", seen.len(), n)
+	assert.Equal(t, n, r.Expected)
+	assert.Equal(t, n, r.Completed)
+	assert.Zero(t, r.MayRepeat)
+	assert.Zero(t, seen.duplicates(), "no job stored twice")
+}
+
+func TestWaitSurvivesLeaderLoss(t *testing.T) {
+	for _, which := range []string{"stream leader", "consumer leader"} {
+		t.Run(which, func(t *testing.T) {
+			c, p := clusterSetup(t, "q")
+			const n = 3000
+			_, err := p.EnqueueBatch(context.Background(), "q", items("w", n), producer.WithBatchID("wait"))
+			require.NoError(t, err)
+
+			var mu sync.Mutex
+			var lastJob time.Time
+			seen := clusterWorkers(t, c, "q", func() {
+				time.Sleep(2 * time.Millisecond)
+				mu.Lock()
+				lastJob = time.Now()
+				mu.Unlock()
+			})
+			type result struct {
+				r   *producer.Report
+				err error
+				at  time.Time
+			}
+			waited := make(chan result, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				r, err := p.Wait(ctx, "wait")
+				waited <- result{r, err, time.Now()}
+			}()
+			natstest.Eventually(t, time.Minute, func() bool { return seen.len() >= n/10 }, "work under way")
+			victim := c.StreamLeader(t, jetpool.DefaultNames().WorkStream())
+			if which == "consumer leader" {
+				victim = c.ConsumerLeader(t, jetpool.DefaultNames().WorkStream(), "q")
+			}
+			killed := time.Now()
+			c.Stop(t, victim)
+			res := <-waited
+			require.NoError(t, res.err)
+			mu.Lock()
+			lag := res.at.Sub(lastJob)
+			mu.Unlock()
+			t.Logf("%s %s stopped; wait returned %s after the stop, %s after the last job finished",
+				which, victim.Name, res.at.Sub(killed).Round(time.Millisecond), lag.Round(time.Millisecond))
+			assert.Less(t, lag, 15*time.Second, "the wait returns within seconds of the batch finishing")
+			assert.Equal(t, n, res.r.Expected)
+			assert.Equal(t, n, res.r.Completed)
+			assert.Equal(t, n, seen.len(), "every job processed")
+		})
+	}
+}
+
+// A manager keeps every cycle across a stream leader change: each cycle's
+// jobs are all processed, and no cycle is reported done with jobs missing.
+func TestManagerKeepsCyclesAcrossLeaderChange(t *testing.T) {
+	c, _ := clusterSetup(t, "m")
+	seen := clusterWorkers(t, c, "m", nil)
+	const perCycle = 200
+	var mu sync.Mutex
+	var reports []producer.CycleReport
+	m, err := producer.NewManager(c.JS, producer.ManagerConfig{
+		Name: "mgr", Queue: "m", Interval: 3 * time.Second, Logger: c.Log,
+		Source: func(context.Context) ([]producer.Item, error) {
+			out := make([]producer.Item, perCycle)
+			for i := range out {
+				out[i].Payload = []byte("x")
+			}
+			return out, nil
+		},
+		OnCycle: func(r producer.CycleReport) {
+			mu.Lock()
+			reports = append(reports, r)
+			mu.Unlock()
+		},
+		Cycles: 6,
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	natstest.Eventually(t, time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return len(reports) >= 1 }, "a first cycle")
+	leader := c.StreamLeader(t, jetpool.DefaultNames().WorkStream())
+	c.Stop(t, leader)
+	require.NoError(t, <-ran)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, reports, 6)
+	failed := 0
+	for _, r := range reports {
+		missing := 0
+		for i := range perCycle {
+			if !seen.has(fmt.Sprintf("%s-%d", r.Batch, i)) {
+				missing++
+			}
+		}
+		if r.Err != nil {
+			failed++
+			t.Logf("cycle %s reported failed: %v (%d jobs not processed)", r.Batch, r.Err, missing)
+			continue
+		}
+		require.NotNil(t, r.Report, "cycle %s", r.Batch)
+		assert.True(t, r.Report.Done, "cycle %s", r.Batch)
+		assert.Equal(t, perCycle, r.Report.Expected, "cycle %s", r.Batch)
+		assert.Zero(t, missing, "cycle %s reported done with jobs missing", r.Batch)
+	}
+	assert.LessOrEqual(t, failed, 1, "at most the cycle cut by the election fails, and only if the election outlasts its interval")
+	t.Logf("%d cycles, %d reported failed, leader %s stopped after the first", len(reports), failed, leader.Name)
+}
