@@ -121,6 +121,7 @@ type recorder struct {
 	mu       sync.Mutex
 	seen     map[string]int
 	payloads []string
+	lastAt   time.Time
 	delay    time.Duration
 	fail     func(payload string) bool
 }
@@ -140,6 +141,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !fail {
 		r.seen[req.Header.Get("Jetpool-Job-Id")]++
 		r.payloads = append(r.payloads, string(body))
+		r.lastAt = time.Now()
 	}
 	r.mu.Unlock()
 	if fail {
@@ -148,6 +150,20 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.seen) }
+
+// duplicates counts deliveries beyond the first of every job.
+func (r *recorder) duplicates() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.seen {
+		n += c - 1
+	}
+	return n
+}
+
+// last is when the most recent job was recorded.
+func (r *recorder) last() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.lastAt }
 
 func (r *recorder) setFail(f func(string) bool) { r.mu.Lock(); r.fail = f; r.mu.Unlock() }
 
@@ -291,7 +307,7 @@ esac`
 	require.Equal(t, 0, code, out)
 
 	r, code := waitBatch(t, url, "codes")
-	assert.Equal(t, 1, code, "a batch with a dead job exits 1")
+	assert.Equal(t, 3, code, "a batch with a dead job exits 3")
 	assert.Equal(t, 4, r.Expected)
 	assert.Equal(t, 3, r.Completed)
 	assert.Equal(t, 1, r.Dead)
@@ -342,7 +358,7 @@ func TestPoisonBatchThenDLQRetry(t *testing.T) {
 	_, code := run(t, url, in.String(), "enqueue", "work", "-", "--batch", "pb")
 	require.Equal(t, 0, code)
 	r, code := waitBatch(t, url, "pb")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 3, code, "dead jobs exit 3")
 	assert.Equal(t, 3, r.Dead)
 	assert.Equal(t, 17, r.Completed)
 

@@ -19,9 +19,17 @@ func (a *app) enqueueCommand() *cobra.Command {
 		Short: "Enqueue one job, or with '-' one job per stdin line as a batch",
 		Long: `Enqueue one job whose payload is PAYLOAD (empty when absent) and print its ID.
 
-With '-', read one job per line from stdin and enqueue them as one batch;
-print the batch ID on stdout. Exit non-zero naming every line that was not
-enqueued; re-running with the same --batch retries safely.`,
+With '-', read one job per line from stdin and enqueue them as one batch
+whose job IDs are BATCH-LINE; print the batch ID on stdout. A publish that
+JetStream does not acknowledge (an election, a reconnect) is sent again
+until the deadline. Exit 1 naming every line that was not enqueued.
+
+Re-running the same input with the same --batch, at any time (after a crash,
+a broker restart, the deduplication window), publishes only the lines the
+batch does not hold yet; more lines at the end are added. The one case that
+cannot be exact is a line published but never acknowledged when an earlier
+run died, and no longer remembered by JetStream's deduplication: the re-run
+counts those as "may run twice" (at most 1,280 per crash; docs/batches.md).`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			queue := args[0]
@@ -87,18 +95,28 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 	if b != nil {
 		fmt.Fprintln(a.stdout, b.ID)
 	}
+	if b != nil && b.MayRepeat > 0 {
+		a.log.Warn("lines published again may run twice: an earlier run published them without an acknowledgement",
+			"batch", b.ID, "may_repeat", b.MayRepeat)
+	}
 	var pe *producer.PartialError
 	if errors.As(err, &pe) {
 		lines := make([]string, len(pe.Failed))
 		for i, f := range pe.Failed {
 			lines[i] = strings.TrimPrefix(f.ID, batch+"-")
-			a.log.Error("line not enqueued", "line", lines[i], "error", f.Err)
+			if i < 20 {
+				a.log.Error("line not enqueued", "line", lines[i], "error", f.Err)
+			}
 		}
-		return exitWith(ExitFailure, fmt.Errorf("%d of %d lines not enqueued: lines %s", len(pe.Failed), len(items), strings.Join(lines, ", ")))
+		if len(lines) > 100 {
+			lines = append(lines[:100], "...")
+		}
+		return exitWith(ExitFailure, fmt.Errorf("%d of %d lines not enqueued (re-run with --batch %s to publish them): lines %s; first error: %v",
+			len(pe.Failed), len(items), batch, strings.Join(lines, ", "), pe.Failed[0].Err))
 	}
 	if err != nil {
 		return err
 	}
-	a.log.Info("batch enqueued", "batch", b.ID, "jobs", b.Enqueued, "repeated", b.Repeated)
+	a.log.Info("batch enqueued", "batch", b.ID, "jobs", b.Enqueued, "repeated", b.Repeated, "may_repeat", b.MayRepeat)
 	return nil
 }
