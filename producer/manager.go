@@ -40,6 +40,10 @@ type ManagerConfig struct {
 	// LeaseTTL is the leader lease lifetime, used only when the lease bucket
 	// is created here; an existing bucket's TTL wins (10s by default).
 	LeaseTTL time.Duration
+	// Provision creates the streams and buckets when missing (one replica);
+	// without it the manager waits for `jetpool provision`, logging what is
+	// missing.
+	Provision bool
 	// Names derives subjects and buckets; jetpool.DefaultNames() when zero.
 	Names jetpool.Names
 	// Logger receives the manager's log; slog.Default() when nil.
@@ -95,7 +99,7 @@ func NewManager(js jetstream.JetStream, cfg ManagerConfig) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p, err := New(js, Options{Names: cfg.Names, Logger: cfg.Logger})
+	p, err := New(js, Options{Names: cfg.Names, Logger: cfg.Logger, Provision: cfg.Provision})
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +116,20 @@ func (m *Manager) Stats() ManagerStats {
 // Run leads or stands by until ctx ends (or Cycles cycles are done), then
 // gives up its lease and returns once its goroutines have ended.
 func (m *Manager) Run(ctx context.Context) error {
-	setup, cancel := context.WithTimeout(ctx, 10*time.Second)
-	kv, err := topology.Leases(setup, m.js, topology.Options{Names: m.cfg.Names, LeaseTTL: m.cfg.LeaseTTL})
-	var l *lease
-	if err == nil {
-		l, err = newLease(setup, kv, m.cfg.Name, m.owner)
+	topo := topology.Options{Names: m.cfg.Names, LeaseTTL: m.cfg.LeaseTTL}
+	if m.cfg.Provision {
+		if err := topology.CreateMissing(ctx, m.js, topo); err != nil {
+			return fmt.Errorf("manager %s: %w", m.cfg.Name, err)
+		}
 	}
-	cancel()
+	var l *lease
+	err := topology.Waiter{Logger: m.log, Hint: `run "jetpool provision" or set ManagerConfig.Provision`}.Wait(ctx, func(ctx context.Context) error {
+		kv, err := topology.OpenLeases(ctx, m.js, m.cfg.Names)
+		if err == nil {
+			l, err = newLease(ctx, kv, m.cfg.Name, m.owner)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("manager %s: %w", m.cfg.Name, err)
 	}

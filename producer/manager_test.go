@@ -14,6 +14,7 @@ import (
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -253,4 +254,33 @@ func TestManagerConfigIsValidated(t *testing.T) {
 		require.Error(t, err)
 		assert.True(t, strings.Contains(err.Error(), tc.want), "%v lacks %q", err, tc.want)
 	}
+}
+
+// A manager started before provisioning waits, saying what is missing,
+// and runs its cycles once the topology exists; it creates nothing itself.
+func TestManagerWaitsForProvisioning(t *testing.T) {
+	env := natstest.Start(t)
+	logs := &syncBuffer{}
+	reports := make(chan producer.CycleReport, 1)
+	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+		Name: "late", Queue: "q", Interval: time.Second, Cycles: 1, Logger: bufferLogger(logs),
+		Source:  func(context.Context) ([]producer.Item, error) { return []producer.Item{{Payload: []byte("x")}}, nil },
+		OnCycle: func(r producer.CycleReport) { reports <- r },
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	natstest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for the jetpool topology") }, "a waiting log line")
+	_, err = env.JS.Stream(ctx, jetpool.DefaultNames().WorkStream())
+	require.ErrorIs(t, err, jetstream.ErrStreamNotFound, "the manager created nothing")
+
+	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	startPool(t, env, consumerCfg("q", 2), func(context.Context, *jetpool.Job) error { return nil })
+	require.NoError(t, <-ran)
+	r := <-reports
+	require.NoError(t, r.Err)
+	assert.True(t, r.Report.Done)
+	assert.Equal(t, 1, r.Report.Completed)
 }

@@ -6,8 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/jetpool/jetpool/internal/topology"
 )
 
 // Defaults for the per-request deadlines of [Options].
@@ -16,38 +15,11 @@ const (
 	DefaultRequestTimeout = 2 * time.Second
 )
 
-// transient reports whether err is one a cluster produces while it heals:
-// an election, a lost reply, a reconnect, a node that is not ready yet.
-// Such a request is worth sending again; anything else is an answer.
+// transient reports whether err is one a cluster produces while it heals
+// (see [topology.Transient]), or a manifest update that lost a race: such a
+// request is worth sending again; anything else is an answer.
 func transient(err error) bool {
-	if err == nil {
-		return false
-	}
-	switch {
-	case errors.Is(err, errConflict),
-		errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, nats.ErrTimeout),
-		errors.Is(err, nats.ErrNoResponders),
-		errors.Is(err, nats.ErrDisconnected),
-		errors.Is(err, nats.ErrConnectionReconnecting),
-		errors.Is(err, jetstream.ErrAsyncPublishTimeout),
-		errors.Is(err, jetstream.ErrNoStreamResponse),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled):
-		return true
-	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode {
-		case 10008, // JetStream system temporarily unavailable
-			10004, // incomplete results
-			10163, // expected last sequence temporarily unavailable
-			jetstream.JSErrCodeJetStreamNotEnabled:
-			return true
-		case 0: // a bare status: 503 no responders, 408 request timeout
-			return apiErr.Code == 503 || apiErr.Code == 408
-		}
-	}
-	return false
+	return errors.Is(err, errConflict) || topology.Transient(err)
 }
 
 // retryDelay is the pause before attempt n+1: 50ms doubling to 2s, with

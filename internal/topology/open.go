@@ -83,18 +83,6 @@ func openBucket(ctx context.Context, js jetstream.JetStream, name string) (jetst
 	}
 }
 
-// Leases opens the lease bucket, waiting with the default [Waiter] (logging
-// to slog.Default()) while it is missing or JetStream is unavailable, until
-// ctx ends. It never creates the bucket.
-func Leases(ctx context.Context, js jetstream.JetStream, o Options) (jetstream.KeyValue, error) {
-	var kv jetstream.KeyValue
-	err := Waiter{}.Wait(ctx, func(ctx context.Context) (err error) {
-		kv, err = OpenLeases(ctx, js, o.Names)
-		return err
-	})
-	return kv, err
-}
-
 // OpenQueue opens the durable consumer of queue; it never creates a stream
 // or a consumer. Its MaxAckPending is raised to minAckPending when lower.
 func OpenQueue(ctx context.Context, js jetstream.JetStream, o Options, queue string, minAckPending int) (jetstream.Consumer, error) {

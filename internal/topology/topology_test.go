@@ -305,17 +305,3 @@ func TestCreateQueue(t *testing.T) {
 
 // Leases, the manager's entry point, waits for the bucket and never creates
 // it.
-func TestLeasesWaitsAndNeverCreates(t *testing.T) {
-	env := natstest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := topology.Leases(ctx, env.JS, topology.Options{})
-	assert.ErrorIs(t, err, jetstream.ErrBucketNotFound)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Empty(t, streamNames(t, env.JS))
-
-	require.NoError(t, topology.Provision(context.Background(), env.JS, topology.Options{}))
-	kv, err := topology.Leases(context.Background(), env.JS, topology.Options{})
-	require.NoError(t, err)
-	assert.Equal(t, names.LeaseBucket(), kv.Bucket())
-}

@@ -185,22 +185,36 @@ func Retryable(err error) bool {
 }
 
 // Transient reports whether err is a JetStream failure that passes by
-// itself: a request timeout, no responders (during an election or a
-// restart), a reconnecting connection or a 503 "temporarily unavailable".
-// A server without JetStream is not transient.
+// itself while a cluster heals: a request or acknowledgement timeout, no
+// responders (during an election or a restart), a reconnect, a 503
+// "temporarily unavailable". A refusal (a full stream, a message too
+// large) and a server without JetStream are not transient.
 func Transient(err error) bool {
-	if err == nil ||
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+	if err == nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10008, // JetStream system temporarily unavailable
+			10004, // incomplete results
+			10163: // expected last sequence temporarily unavailable
+			return true
+		case 0: // a bare status: 503 no responders, 408 request timeout
+			return apiErr.Code == 503 || apiErr.Code == 408
+		}
+		return false
+	}
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 		return false
 	}
-	if errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) ||
-		errors.Is(err, jetstream.ErrServerShutdown) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == 503
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrServerShutdown)
 }
