@@ -414,7 +414,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 
 	began := time.Now()
 	p = start(t, "nats://127.0.0.1:1", nil, "status")
-	assert.Equal(t, 1, p.wait(t, 10*time.Second))
+	assert.Equal(t, 69, p.wait(t, 10*time.Second), "unavailable")
 	assert.Contains(t, p.stderr.String(), "cannot reach NATS at nats://127.0.0.1:1")
 	assert.Less(t, time.Since(began), 5*time.Second)
 }
@@ -453,20 +453,27 @@ func TestBrokerCommandAndCommandSource(t *testing.T) {
 	assert.Equal(t, 0, b.wait(t, 30*time.Second))
 }
 
-// enqueue - names every line JetStream refused and exits non-zero; the
-// others are enqueued and counted in the batch.
+// enqueue - names every line too large for the work stream and enqueues
+// nothing, so that the batch is not left with holes; with the lines fixed,
+// the same batch ID enqueues them all.
 func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
 	url := startBroker(t, broker.ProvisionOptions{MaxMsgSize: 256}, "work")
 	long := strings.Repeat("x", 1000)
 	p := start(t, url, strings.NewReader("short\n"+long+"\nshort\n"+long+"\n"), "enqueue", "work", "-", "--batch", "mixed")
 	assert.Equal(t, 1, p.wait(t, 30*time.Second))
-	assert.Equal(t, "mixed", strings.TrimSpace(p.stdout.String()))
-	assert.Contains(t, p.stderr.String(), "2 of 4 lines not enqueued: lines 2, 4")
+	assert.Empty(t, strings.TrimSpace(p.stdout.String()), "no batch was created")
+	assert.Contains(t, p.stderr.String(), "2 of 4 lines exceed")
+	assert.Contains(t, p.stderr.String(), "lines 2, 4")
 	assert.Contains(t, p.stderr.String(), "256 bytes")
+	_, code := run(t, url, "", "batch", "show", "mixed", "--json")
+	assert.Equal(t, 1, code, "batch not found")
 
-	out, code := run(t, url, "", "batch", "show", "mixed", "--json")
+	out, code := run(t, url, "short\nfixed\nshort\nfixed\n", "enqueue", "work", "-", "--batch", "mixed")
 	require.Equal(t, 0, code)
-	assert.Contains(t, out, `"expected":2`)
+	assert.Equal(t, "mixed", strings.TrimSpace(out))
+	out, code = run(t, url, "", "batch", "show", "mixed", "--json")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, `"expected":4`)
 }
 
 // work --forward: a completed --exec job's stdout becomes the payload of a

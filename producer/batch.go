@@ -183,18 +183,48 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	return b, nil
 }
 
-// checkSizes refuses the whole batch when a job is larger than the work
-// stream accepts, before anything is published.
+// TooLargeError refuses a batch some of whose jobs exceed the work
+// stream's maximum message size; nothing of the batch was published.
+type TooLargeError struct {
+	Batch string
+	Limit int   // bytes, payload plus headers
+	Items []int // the positions of the jobs too large, in input order
+	IDs   []string
+}
+
+// Error names the batch, the limit and up to ten of the jobs.
+func (e *TooLargeError) Error() string {
+	ids := e.IDs
+	more := ""
+	if len(ids) > 10 {
+		ids, more = ids[:10], ", ..."
+	}
+	return fmt.Sprintf("batch %s: %d jobs exceed the work stream's maximum message size of %d bytes (payload plus about 150 bytes of headers), nothing enqueued: %s%s",
+		e.Batch, len(e.IDs), e.Limit, strings.Join(ids, ", "), more)
+}
+
+// Unwrap makes the error match [ErrNotEnqueued].
+func (e *TooLargeError) Unwrap() error { return ErrNotEnqueued }
+
+// checkSizes refuses the whole batch with a *[TooLargeError] when a job is
+// larger than the work stream accepts, before anything is published.
 func (p *Producer) checkSizes(ctx context.Context, batch string, msgs []*nats.Msg) error {
 	limit, err := p.maxMsgSize(ctx)
 	if err != nil || limit <= 0 {
 		return nil // the server still refuses an oversized job, per job
 	}
+	var tooLarge *TooLargeError
 	for i, m := range msgs {
-		if n := msgSize(m); n > limit {
-			return fmt.Errorf("batch %s, item %d: %w: job %s: %d bytes of payload and %d of headers exceed the work stream's maximum message size of %d bytes",
-				batch, i, ErrNotEnqueued, m.Header.Get("Nats-Msg-Id"), len(m.Data), n-len(m.Data), limit)
+		if msgSize(m) > limit {
+			if tooLarge == nil {
+				tooLarge = &TooLargeError{Batch: batch, Limit: limit}
+			}
+			tooLarge.Items = append(tooLarge.Items, i)
+			tooLarge.IDs = append(tooLarge.IDs, m.Header.Get("Nats-Msg-Id"))
 		}
+	}
+	if tooLarge != nil {
+		return tooLarge
 	}
 	return nil
 }

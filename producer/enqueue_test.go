@@ -83,7 +83,10 @@ func TestBatchWithAnOversizeJobPublishesNothing(t *testing.T) {
 	in[42].Payload = make([]byte, 1000)
 	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("b"))
 	require.ErrorIs(t, err, producer.ErrNotEnqueued)
-	assert.ErrorContains(t, err, "item 42")
+	var tl *producer.TooLargeError
+	require.ErrorAs(t, err, &tl)
+	assert.Equal(t, []int{42}, tl.Items)
+	assert.ErrorContains(t, err, "j-42")
 	assert.ErrorContains(t, err, "512 bytes")
 	s, err := env.JS.Stream(context.Background(), jetpool.DefaultNames().WorkStream())
 	require.NoError(t, err)

@@ -284,3 +284,45 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 	assert.True(t, r.Report.Done)
 	assert.Equal(t, 1, r.Report.Completed)
 }
+
+// A second manager that leads inside an interval its predecessor already
+// enqueued resumes the cycle when its source gives the same jobs, and says
+// why it does not run when the source gives others.
+func TestManagerReRunInsideTheInterval(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	startPool(t, env, consumerCfg("q", 4), func(context.Context, *jetpool.Job) error { return nil })
+	source := func(ids ...string) producer.Source {
+		return func(context.Context) ([]producer.Item, error) {
+			out := make([]producer.Item, len(ids))
+			for i, id := range ids {
+				out[i] = producer.Item{ID: id, Payload: []byte(id)}
+			}
+			return out, nil
+		}
+	}
+	runOnce := func(src producer.Source, logs *syncBuffer) producer.CycleReport {
+		var rep producer.CycleReport
+		m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+			Name: "daily", Queue: "q", Interval: 24 * time.Hour, Cycles: 1, Source: src, Logger: bufferLogger(logs),
+			OnCycle: func(r producer.CycleReport) { rep = r },
+		})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(t, m.Run(ctx))
+		return rep
+	}
+	first := runOnce(source("a", "b", "c"), &syncBuffer{})
+	require.NoError(t, first.Err)
+	require.Equal(t, 3, first.Report.Completed)
+
+	same := runOnce(source("a", "b", "c"), &syncBuffer{})
+	require.NoError(t, same.Err)
+	assert.Equal(t, first.Batch, same.Batch, "the same interval")
+	assert.Equal(t, 3, same.Report.Expected, "resumed, not duplicated")
+
+	logs := &syncBuffer{}
+	other := runOnce(source("x", "y"), logs)
+	require.ErrorIs(t, other.Err, producer.ErrBatchMismatch)
+	assert.Contains(t, logs.String(), "enqueued already, with other jobs")
+}

@@ -92,12 +92,24 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 		return fmt.Errorf("reading stdin: %w", err)
 	}
 	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatchID(batch))
-	if b != nil {
+	if b != nil && b.Enqueued+b.Repeated > 0 {
 		fmt.Fprintln(a.stdout, b.ID)
 	}
 	if b != nil && b.MayRepeat > 0 {
 		a.log.Warn("lines published again may run twice: an earlier run published them without an acknowledgement",
 			"batch", b.ID, "may_repeat", b.MayRepeat)
+	}
+	var tl *producer.TooLargeError
+	if errors.As(err, &tl) {
+		lines := make([]string, len(tl.Items))
+		for i, item := range tl.Items {
+			lines[i] = strconv.Itoa(item + 1)
+		}
+		if len(lines) > 100 {
+			lines = append(lines[:100], "...")
+		}
+		return exitWith(ExitFailure, fmt.Errorf("%d of %d lines exceed the work stream's maximum message size of %d bytes (payload plus about 150 bytes of headers); nothing enqueued: lines %s",
+			len(tl.Items), len(items), tl.Limit, strings.Join(lines, ", ")))
 	}
 	var pe *producer.PartialError
 	if errors.As(err, &pe) {
