@@ -1,0 +1,328 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The benchmarks compare the pool with a raw JetStream consumer on the same
+// embedded broker (file storage), one sub-benchmark beside the other so that
+// a noisy machine affects both alike: read the ratio of their jobs/s.
+//
+//	go test -run x -bench . -benchmem ./consumer/
+
+const (
+	benchQueue   = "bench"
+	benchPayload = 128
+	// rawPulls and rawPullSize shape the raw baseline: 4 pull subscriptions
+	// of 1,000 messages each, every message acked.
+	rawPulls    = 4
+	rawPullSize = 1000
+)
+
+var benchConcurrency = []int{8, 64, 256}
+
+// benchEnv is a broker with the bench queue provisioned, a connection for
+// the consumer under test and another for the publisher.
+type benchEnv struct {
+	*natstest.Env
+	pub jetstream.JetStream
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	env := natstest.Start(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, benchQueue); err != nil {
+		b.Fatal(err)
+	}
+	_, pub := natstest.Connect(b, env.Server.ClientURL())
+	return &benchEnv{Env: env, pub: pub}
+}
+
+// publish enqueues n jobs as jetpool's producer does (the job ID as
+// Nats-Msg-Id), asynchronously, and waits for every acknowledgement.
+func (e *benchEnv) publish(b *testing.B, from, n, size int) {
+	b.Helper()
+	subject := names.JobSubject(benchQueue, "b")
+	for i := from; i < from+n; i++ {
+		e.publishOne(b, subject, i, make([]byte, size))
+	}
+	e.waitPublished(b)
+}
+
+func (e *benchEnv) publishOne(b *testing.B, subject string, i int, payload []byte) {
+	msg := nats.NewMsg(subject)
+	msg.Data = payload
+	msg.Header[jetpool.HeaderMsgID] = []string{strconv.Itoa(i)}
+	// A long stall wait: on a busy machine the publisher waits for the
+	// broker instead of failing the run.
+	if _, err := e.pub.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (e *benchEnv) waitPublished(b *testing.B) {
+	select {
+	case <-e.pub.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("publish acknowledgements missing")
+	}
+}
+
+// countdown closes done once it has ticked n times.
+type countdown struct {
+	left atomic.Int64
+	done chan struct{}
+}
+
+func newCountdown(n int) *countdown {
+	c := &countdown{done: make(chan struct{})}
+	c.left.Store(int64(n))
+	return c
+}
+
+func (c *countdown) tick() {
+	if c.left.Add(-1) == 0 {
+		close(c.done)
+	}
+}
+
+func (c *countdown) wait(b *testing.B, what func() string) {
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("%d jobs left: %s", c.left.Load(), what())
+	}
+}
+
+// consumerUnderTest starts consuming the bench queue, calling onJob at the
+// start of every job, and returns a function that stops it.
+type consumerUnderTest func(b *testing.B, e *benchEnv, onJob func(payload []byte)) (stop func())
+
+// rawConsumer is the baseline: rawPulls Messages() iterators pulling
+// rawPullSize each, every message acked once onJob returns.
+func rawConsumer(b *testing.B, e *benchEnv, onJob func([]byte)) func() {
+	ctx := context.Background()
+	cons, err := e.JS.Consumer(ctx, names.WorkStream(), names.ConsumerName(benchQueue))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	its := make([]jetstream.MessagesContext, rawPulls)
+	for i := range its {
+		its[i], err = cons.Messages(jetstream.PullMaxMessages(rawPullSize))
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			for {
+				msg, err := its[i].Next()
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				if err != nil {
+					continue
+				}
+				onJob(msg.Data())
+				if err := msg.Ack(); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	return func() {
+		for _, it := range its {
+			it.Stop()
+		}
+		wg.Wait()
+	}
+}
+
+// poolConsumer runs a jetpool worker pool of the given concurrency with a
+// no-op handler.
+func poolConsumer(concurrency int) consumerUnderTest {
+	return func(b *testing.B, e *benchEnv, onJob func([]byte)) func() {
+		p, err := consumer.New(e.JS, consumer.Config{Queue: benchQueue, Concurrency: concurrency, Logger: slog.New(slog.DiscardHandler)},
+			jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
+				onJob(j.Payload)
+				return nil
+			}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := p.Stop(ctx); err != nil {
+				b.Error(err)
+			}
+		}
+	}
+}
+
+// consumers lists, for each concurrency, the raw baseline and then the pool,
+// so that each pool figure has its baseline measured just before it.
+func consumers() []struct {
+	name string
+	run  consumerUnderTest
+} {
+	var out []struct {
+		name string
+		run  consumerUnderTest
+	}
+	for _, c := range benchConcurrency {
+		out = append(out,
+			struct {
+				name string
+				run  consumerUnderTest
+			}{fmt.Sprintf("c=%d/raw", c), rawConsumer},
+			struct {
+				name string
+				run  consumerUnderTest
+			}{fmt.Sprintf("c=%d/jetpool", c), poolConsumer(c)})
+	}
+	return out
+}
+
+// ackState describes the bench consumer for a failure message.
+func (e *benchEnv) ackState() string {
+	c, err := e.JS.Consumer(context.Background(), names.WorkStream(), names.ConsumerName(benchQueue))
+	if err != nil {
+		return err.Error()
+	}
+	i, err := c.Info(context.Background())
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("pending %d, ack pending %d, waiting %d, redelivered %d", i.NumPending, i.NumAckPending, i.NumWaiting, i.NumRedelivered)
+}
+
+// waitAcked waits until the server has every job acknowledged, so a
+// consumer's figure includes its acks.
+func (e *benchEnv) waitAcked(b *testing.B) {
+	ctx := context.Background()
+	s, err := e.JS.Stream(ctx, names.WorkStream())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		info, err := s.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d jobs not acknowledged: %s", info.State.Msgs, e.ackState())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkDispatch measures consuming jobs already queued: delivery, the
+// hand-off to a worker, the no-op handler and the ack. One op is one job.
+func BenchmarkDispatch(b *testing.B) {
+	for _, c := range consumers() {
+		b.Run(c.name, func(b *testing.B) {
+			e := newBenchEnv(b)
+			e.publish(b, 0, b.N, benchPayload)
+			cd := newCountdown(b.N)
+			b.ResetTimer()
+			stop := c.run(b, e, func([]byte) { cd.tick() })
+			cd.wait(b, e.ackState)
+			e.waitAcked(b)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+			stop()
+		})
+	}
+}
+
+// BenchmarkEndToEnd measures publishing and consuming at once: the same
+// asynchronous publisher feeds the raw consumer and the pool. One op is one
+// job, from its publish to its ack.
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, c := range consumers() {
+		b.Run(c.name, func(b *testing.B) {
+			e := newBenchEnv(b)
+			cd := newCountdown(b.N)
+			stop := c.run(b, e, func([]byte) { cd.tick() })
+			defer stop()
+			b.ResetTimer()
+			e.publish(b, 0, b.N, benchPayload)
+			cd.wait(b, e.ackState)
+			e.waitAcked(b)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+		})
+	}
+}
+
+// latencyRate is the publish rate of BenchmarkLatency: about half of what
+// the pool sustains end to end at concurrency 64 on a two-core machine.
+const latencyRate = 15000
+
+// BenchmarkLatency publishes at a fixed rate (latencyRate jobs/s) and
+// reports the time from each publish to the start of its job, p50 and p99,
+// for the raw consumer and the pool at concurrency 64.
+func BenchmarkLatency(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		run  consumerUnderTest
+	}{{"raw", rawConsumer}, {"jetpool", poolConsumer(64)}} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newBenchEnv(b)
+			lat := make([]time.Duration, b.N)
+			var seen atomic.Int64
+			cd := newCountdown(b.N)
+			stop := c.run(b, e, func(p []byte) {
+				sent := time.Unix(0, int64(binary.BigEndian.Uint64(p)))
+				if i := seen.Add(1) - 1; int(i) < len(lat) {
+					lat[i] = time.Since(sent)
+				}
+				cd.tick()
+			})
+			defer stop()
+			subject := names.JobSubject(benchQueue, "b")
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; {
+				due := int(time.Since(start).Seconds() * latencyRate)
+				for ; i < b.N && i <= due; i++ {
+					p := make([]byte, benchPayload)
+					binary.BigEndian.PutUint64(p, uint64(time.Now().UnixNano()))
+					e.publishOne(b, subject, i, p)
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			e.waitPublished(b)
+			cd.wait(b, e.ackState)
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
