@@ -17,6 +17,7 @@ import (
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,7 +121,7 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 			assert.Equal(t, n, r.Expected, "expected counts distinct lines")
 			assert.Equal(t, n, r.Completed)
 			assert.LessOrEqual(t, dupes, shown.MayRepeat, "every duplicate was reported")
-			assert.LessOrEqual(t, shown.MayRepeat, 1280, "within the documented bound")
+			assert.LessOrEqual(t, shown.MayRepeat, producer.DefaultWindow+1024, "within the documented bound")
 			if tc.forget == nil {
 				assert.Zero(t, dupes, "inside the dedup window a re-run is exact")
 			}

@@ -153,7 +153,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			b.Repeated++
 		}
 	}
-	w := &window{p: p, b: b, seq: seq, msgs: msgs, queue: queue}
+	w := &window{p: p, b: b, seq: seq, msgs: msgs, queue: queue, dedup: p.cachedDedup()}
 	runErr := w.run(ctx)
 
 	// Record the outcome even when the caller's context has ended, so the
@@ -166,7 +166,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		}
 		seq.record(m, false)
 		m.Failed = len(b.Failed)
-		m.MayRepeat += b.MayRepeat
+		m.MayRepeat += b.MayRepeat - w.mayRepeatRecorded
 		return nil
 	})
 	switch {
@@ -210,8 +210,14 @@ func (e *TooLargeError) Unwrap() error { return ErrNotEnqueued }
 // larger than the work stream accepts, before anything is published.
 func (p *Producer) checkSizes(ctx context.Context, batch string, msgs []*nats.Msg) error {
 	limit, err := p.maxMsgSize(ctx)
-	if err != nil || limit <= 0 {
+	if err != nil {
 		return nil // the server still refuses an oversized job, per job
+	}
+	if mp := int(p.js.Conn().MaxPayload()); mp > 0 && (limit <= 0 || mp < limit) {
+		limit = mp // the server's max_payload, when lower than the stream's limit
+	}
+	if limit <= 0 {
+		return nil
 	}
 	var tooLarge *TooLargeError
 	for i, m := range msgs {

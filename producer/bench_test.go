@@ -10,6 +10,8 @@ import (
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -64,4 +66,54 @@ func BenchmarkEndToEnd(b *testing.B) {
 		cancel()
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// benchBig is the size of one batch in the publish comparisons.
+const benchBig = 50000
+
+// BenchmarkPublishRaw is the baseline for BenchmarkEnqueueBatchLarge: a
+// bare JetStream async publish of the same jobs with their Nats-Msg-Id, the
+// nats.go default window, waiting for every acknowledgement.
+func BenchmarkPublishRaw(b *testing.B) {
+	env, _ := setup(b, broker.ProvisionOptions{}, "bench")
+	payload := make([]byte, 128)
+	subject := jetpool.DefaultNames().JobSubject("bench", "raw")
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range benchBig {
+			msg := nats.NewMsg(subject)
+			msg.Data = payload
+			msg.Header.Set(jetstream.MsgIDHeader, strconv.Itoa(i)+"-"+strconv.Itoa(j))
+			if _, err := env.JS.PublishMsgAsync(msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		select {
+		case <-env.JS.PublishAsyncComplete():
+		case <-time.After(time.Minute):
+			b.Fatal("acknowledgements missing")
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBig)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// BenchmarkEnqueueBatchLarge publishes the same jobs as BenchmarkPublishRaw
+// through EnqueueBatch, manifest and all.
+func BenchmarkEnqueueBatchLarge(b *testing.B) {
+	_, p := setup(b, broker.ProvisionOptions{}, "bench")
+	payload := make([]byte, 128)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		its := make([]producer.Item, benchBig)
+		for j := range its {
+			its[j] = producer.Item{ID: strconv.Itoa(i) + "-" + strconv.Itoa(j), Payload: payload}
+		}
+		b.StartTimer()
+		if _, err := p.EnqueueBatch(ctx, "bench", its); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBig)/b.Elapsed().Seconds(), "jobs/s")
 }

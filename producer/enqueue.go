@@ -82,8 +82,12 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 		}
 	}
 	var ack *jetstream.PubAck
+	unanswered := false // an attempt went out and got no answer
 	err = retry(ctx, p.opts.AckTimeout, func(actx context.Context) (err error) {
 		ack, err = p.js.PublishMsg(actx, msg)
+		if err != nil && transient(err) {
+			unanswered = true
+		}
 		return err
 	})
 	if err != nil {
@@ -93,6 +97,10 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 			cancel()
 		}
 		return "", p.publishError(o.id, queue, len(payload), err)
+	}
+	if ack.Duplicate && unanswered {
+		// Most likely our own unanswered attempt, stored after all.
+		ack.Duplicate = false
 	}
 	if o.batch != "" && !ack.Duplicate {
 		_, err := p.updateManifest(ctx, o.batch, queue, func(m *Manifest) error {
@@ -127,9 +135,9 @@ func (p *Producer) jobMsg(queue, batch, id string, payload []byte, headers nats.
 	for k, v := range headers {
 		msg.Header[k] = v
 	}
-	msg.Header.Set(jetpool.HeaderMsgID, id)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, p.opts.Names.WorkStream())
-	msg.Header.Set(jetpool.HeaderEnqueued, time.Now().UTC().Format(time.RFC3339Nano))
+	// The job ID is the only header jetpool needs: the enqueue time is the
+	// stream's own timestamp of the message.
+	msg.Header[jetpool.HeaderMsgID] = []string{id}
 	return msg, nil
 }
 
@@ -169,6 +177,16 @@ func (p *Producer) maxMsgSize(ctx context.Context) (int, error) {
 		return nil
 	})
 	return size, err
+}
+
+// cachedDedup is the work stream's deduplication window, 0 when unknown.
+func (p *Producer) cachedDedup() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.work == nil {
+		return 0
+	}
+	return p.work.CachedInfo().Config.Duplicates
 }
 
 // cachedMaxMsgSize is the limit known without asking the server.

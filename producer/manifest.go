@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,7 +57,14 @@ type Manifest struct {
 
 	Finished *time.Time `json:"finished,omitempty"`
 	Report   *Report    `json:"report,omitempty"`
+
+	// Ops names the last updates applied, so that an update whose reply
+	// was lost is not applied twice when it is sent again.
+	Ops []string `json:"ops,omitempty"`
 }
+
+// keptOps is how many update IDs a manifest remembers.
+const keptOps = 16
 
 // Writing describes the enqueue that is publishing a batch.
 type Writing struct {
@@ -106,6 +114,7 @@ func (p *Producer) readManifest(ctx context.Context, batch string) (*Manifest, u
 // abandon the update.
 func (p *Producer) updateManifest(ctx context.Context, batch, queue string, change func(*Manifest) error) (*Manifest, error) {
 	var out *Manifest
+	op := NewID()
 	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) error {
 		kv, err := p.batchBucket(rctx)
 		if err != nil {
@@ -118,8 +127,16 @@ func (p *Producer) updateManifest(ctx context.Context, batch, queue string, chan
 		if err != nil {
 			return err
 		}
+		if slices.Contains(m.Ops, op) {
+			out = m // an earlier attempt was applied; its reply was lost
+			return nil
+		}
 		if err := change(m); err != nil {
 			return err
+		}
+		m.Ops = append(m.Ops, op)
+		if len(m.Ops) > keptOps {
+			m.Ops = m.Ops[len(m.Ops)-keptOps:]
 		}
 		data, _ := json.Marshal(m)
 		if rev == 0 {

@@ -15,7 +15,7 @@ import (
 // Defaults for [Options].
 const (
 	DefaultTimeout = 5 * time.Second
-	DefaultWindow  = 256
+	DefaultWindow  = 1024
 )
 
 // Options configure a [Producer]. The zero value gives the defaults.
@@ -25,7 +25,7 @@ type Options struct {
 	// Timeout bounds a call whose context has no deadline (5s).
 	Timeout time.Duration
 	// Window is how many batch publishes may await their acknowledgement at
-	// once (256).
+	// once (1024).
 	Window int
 	// AckTimeout is how long one publish waits for JetStream's
 	// acknowledgement before it is sent again with the same ID (2s).

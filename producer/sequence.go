@@ -77,6 +77,7 @@ func (s *sequence) resume(m *Manifest) error {
 	}
 	s.state = make([]posState, n)
 	s.retried = map[int]bool{}
+	s.oldStored = nil
 	s.settled = min(m.Settled, n)
 	for i := range s.settled {
 		s.state[i] = posSkip

@@ -27,12 +27,19 @@ type window struct {
 	waiting  []flight // to send again once due
 	next     int      // the next position to consider
 	stopped  error    // why nothing new is published
+
+	// mayRepeatRecorded is the part of b.MayRepeat already in the manifest.
+	mayRepeatRecorded int
+	// dedup is the work stream's deduplication window: a job resent after
+	// it may be stored twice.
+	dedup time.Duration
 }
 
 type flight struct {
 	pos   int
 	f     jetstream.PubAckFuture
 	tries int
+	first time.Time // when it was first sent
 	due   time.Time
 }
 
@@ -85,20 +92,28 @@ func (w *window) nextPos() (int, bool) {
 // checkpointEvery positions beyond pos.
 func (w *window) checkpoint(ctx context.Context, pos int) error {
 	seq := w.seq
+	mayRepeat := w.b.MayRepeat
 	_, err := w.p.updateManifest(ctx, w.b.ID, "", func(m *Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}
 		seq.until = min(len(seq.state), pos+checkpointEvery)
 		seq.record(m, true)
+		m.MayRepeat += mayRepeat - w.mayRepeatRecorded
 		return nil
 	})
+	if err == nil {
+		w.mayRepeatRecorded = mayRepeat
+	}
 	return err
 }
 
 func (w *window) send(fl flight) {
 	seq := w.seq
 	fl.tries++
+	if fl.first.IsZero() {
+		fl.first = time.Now()
+	}
 	if fl.pos >= seq.hi {
 		seq.hi = fl.pos + 1
 	}
@@ -109,6 +124,7 @@ func (w *window) send(fl flight) {
 			w.waiting = append(w.waiting, fl)
 			return
 		}
+		fl.tries-- // this attempt never left
 		w.fail(fl, err)
 		return
 	}
@@ -185,7 +201,10 @@ func (w *window) stored(fl flight, ack *jetstream.PubAck) {
 	switch {
 	case ack.Duplicate:
 		w.b.Repeated++
-	case w.seq.retried[fl.pos]:
+	case w.seq.retried[fl.pos],
+		// An earlier attempt, unanswered, may have been stored and
+		// forgotten by deduplication since.
+		fl.tries > 1 && w.dedup > 0 && time.Since(fl.first) >= w.dedup:
 		w.b.Enqueued++
 		w.b.MayRepeat++
 	default:
@@ -197,7 +216,8 @@ func (w *window) stored(fl flight, ack *jetstream.PubAck) {
 // fail records a refused publish and stops new ones: what refused one job
 // (a full stream, a closed connection) refuses the next.
 func (w *window) fail(fl flight, err error) {
-	unsure := w.seq.retried[fl.pos] || fl.tries > 1 && !refused(err)
+	// Unsure unless JetStream refused it or no attempt ever left.
+	unsure := w.seq.retried[fl.pos] || fl.tries > 0 && !refused(err)
 	if unsure {
 		w.seq.state[fl.pos] = posUnsure
 	} else {

@@ -228,6 +228,11 @@ func TestTransient(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", nats.ErrNoResponders), true},
 		{nats.ErrConnectionReconnecting, true},
 		{&jetstream.APIError{Code: 503, ErrorCode: 10008}, true},
+		{&jetstream.APIError{Code: 409, ErrorCode: 10158}, true},  // duplicate ID still being committed
+		{&jetstream.APIError{Code: 503, ErrorCode: 10077}, false}, // maximum messages exceeded: a refusal
+		{&jetstream.APIError{Code: 503}, true},                    // no responders status
+		{nats.ErrReconnectBufExceeded, true},
+		{jetstream.ErrAsyncPublishTimeout, true},
 		{jetstream.ErrJetStreamNotEnabled, false},
 		{jetstream.ErrJetStreamNotEnabledForAccount, false},
 		{jetstream.ErrStreamNotFound, false},

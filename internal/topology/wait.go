@@ -198,7 +198,8 @@ func Transient(err error) bool {
 		switch apiErr.ErrorCode {
 		case 10008, // JetStream system temporarily unavailable
 			10004, // incomplete results
-			10163: // expected last sequence temporarily unavailable
+			10163, // expected last sequence temporarily unavailable
+			10158: // duplicate message ID still being committed: ask again
 			return true
 		case 0: // a bare status: 503 no responders, 408 request timeout
 			return apiErr.Code == 503 || apiErr.Code == 408
@@ -214,6 +215,7 @@ func Transient(err error) bool {
 		errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrReconnectBufExceeded) ||
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, jetstream.ErrServerShutdown)
