@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetpool/jetpool"
 	"github.com/nats-io/nats.go"
 )
 
@@ -115,7 +116,12 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	if o.id == "" {
 		o.id = NewID()
 	}
-	msgs := make([]*nats.Msg, len(items))
+	if err := jetpool.ValidateQueue(queue); err != nil {
+		return nil, err
+	}
+	if err := jetpool.ValidateBatchID(o.id); err != nil {
+		return nil, err
+	}
 	b := &Batch{ID: o.id, Queue: queue, JobIDs: make([]string, len(items)), producer: p}
 	seen := make(map[string]int, len(items))
 	for i, it := range items {
@@ -127,11 +133,10 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			return nil, fmt.Errorf("batch %s: items %d and %d share job ID %q", o.id, j, i, id)
 		}
 		seen[id] = i
-		msg, err := p.jobMsg(queue, o.id, id, it.Payload, it.Headers)
-		if err != nil {
+		if err := jetpool.ValidateJobID(id); err != nil {
 			return nil, fmt.Errorf("batch %s, item %d: %w", o.id, i, err)
 		}
-		msgs[i], b.JobIDs[i] = msg, id
+		b.JobIDs[i] = id
 	}
 	seen = nil
 	// Without a deadline, allow the default timeout per thousand jobs.
@@ -140,7 +145,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		ctx, cancel = context.WithTimeout(ctx, p.opts.Timeout*time.Duration(1+len(items)/1000))
 	}
 	defer cancel()
-	if err := p.checkSizes(ctx, o.id, msgs); err != nil {
+	if err := p.checkSizes(ctx, o.id, items, b.JobIDs); err != nil {
 		return nil, err
 	}
 
@@ -153,7 +158,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			b.Repeated++
 		}
 	}
-	w := &window{p: p, b: b, seq: seq, msgs: msgs, queue: queue, dedup: p.cachedDedup()}
+	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, dedup: p.cachedDedup()}
 	runErr := w.run(ctx)
 
 	// Record the outcome even when the caller's context has ended, so the
@@ -208,7 +213,7 @@ func (e *TooLargeError) Unwrap() error { return ErrNotEnqueued }
 
 // checkSizes refuses the whole batch with a *[TooLargeError] when a job is
 // larger than the work stream accepts, before anything is published.
-func (p *Producer) checkSizes(ctx context.Context, batch string, msgs []*nats.Msg) error {
+func (p *Producer) checkSizes(ctx context.Context, batch string, items []Item, ids []string) error {
 	limit, err := p.maxMsgSize(ctx)
 	if err != nil {
 		return nil // the server still refuses an oversized job, per job
@@ -220,13 +225,13 @@ func (p *Producer) checkSizes(ctx context.Context, batch string, msgs []*nats.Ms
 		return nil
 	}
 	var tooLarge *TooLargeError
-	for i, m := range msgs {
-		if msgSize(m) > limit {
+	for i, it := range items {
+		if len(it.Payload)+headerSize(it.Headers, ids[i]) > limit {
 			if tooLarge == nil {
 				tooLarge = &TooLargeError{Batch: batch, Limit: limit}
 			}
 			tooLarge.Items = append(tooLarge.Items, i)
-			tooLarge.IDs = append(tooLarge.IDs, m.Header.Get("Nats-Msg-Id"))
+			tooLarge.IDs = append(tooLarge.IDs, ids[i])
 		}
 	}
 	if tooLarge != nil {
@@ -235,16 +240,16 @@ func (p *Producer) checkSizes(ctx context.Context, batch string, msgs []*nats.Ms
 	return nil
 }
 
-// msgSize is the size JetStream compares with its limit: payload plus
-// encoded headers.
-func msgSize(m *nats.Msg) int {
-	n := len(m.Data)
-	if len(m.Header) > 0 {
-		n += len("NATS/1.0\r\n\r\n")
-		for k, vs := range m.Header {
-			for _, v := range vs {
-				n += len(k) + len(": \r\n") + len(v)
-			}
+// headerSize is the encoded size of a job's headers, which JetStream counts
+// with the payload against its limit.
+func headerSize(h nats.Header, id string) int {
+	n := len("NATS/1.0\r\n\r\n") + len(jetpool.HeaderMsgID) + len(": \r\n") + len(id)
+	for k, vs := range h {
+		if k == jetpool.HeaderMsgID {
+			continue
+		}
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
 		}
 	}
 	return n

@@ -130,15 +130,19 @@ func (p *Producer) jobMsg(queue, batch, id string, payload []byte, headers nats.
 	if err := jetpool.ValidateJobID(id); err != nil {
 		return nil, err
 	}
-	msg := nats.NewMsg(p.opts.Names.JobSubject(queue, batch))
-	msg.Data = payload
+	return p.buildMsg(queue, batch, id, payload, headers), nil
+}
+
+// buildMsg builds the message of one job whose names are valid.
+func (p *Producer) buildMsg(queue, batch, id string, payload []byte, headers nats.Header) *nats.Msg {
+	msg := &nats.Msg{Subject: p.opts.Names.JobSubject(queue, batch), Data: payload, Header: make(nats.Header, len(headers)+1)}
 	for k, v := range headers {
 		msg.Header[k] = v
 	}
 	// The job ID is the only header jetpool needs: the enqueue time is the
 	// stream's own timestamp of the message.
 	msg.Header[jetpool.HeaderMsgID] = []string{id}
-	return msg, nil
+	return msg
 }
 
 // publishError explains why JetStream refused or did not answer.

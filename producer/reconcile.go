@@ -141,7 +141,8 @@ type waitOptions struct {
 func WithProgress(f func(*Report)) WaitOption { return func(o *waitOptions) { o.progress = f } }
 
 // WithPolling sets the first and the longest delay between snapshots
-// (10ms and 1s by default): polling starts fast and backs off.
+// (10ms and 250ms by default): polling starts fast and backs off, and
+// the join reports a finished batch within a quarter of a second.
 func WithPolling(first, longest time.Duration) WaitOption {
 	return func(o *waitOptions) { o.minPoll, o.maxPoll = first, longest }
 }
@@ -155,7 +156,7 @@ func WithPolling(first, longest time.Duration) WaitOption {
 // election, a lost reply, a reconnect), so only ctx's end stops the wait
 // early; a batch that is not found stops it at once.
 func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (*Report, error) {
-	o := waitOptions{minPoll: 10 * time.Millisecond, maxPoll: time.Second}
+	o := waitOptions{minPoll: 10 * time.Millisecond, maxPoll: 250 * time.Millisecond}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -20,7 +20,7 @@ type window struct {
 	p     *Producer
 	b     *Batch
 	seq   *sequence
-	msgs  []*nats.Msg
+	items []Item
 	queue string
 
 	inflight []flight
@@ -37,6 +37,7 @@ type window struct {
 
 type flight struct {
 	pos   int
+	msg   *nats.Msg // built when first sent
 	f     jetstream.PubAckFuture
 	tries int
 	first time.Time // when it was first sent
@@ -117,7 +118,11 @@ func (w *window) send(fl flight) {
 	if fl.pos >= seq.hi {
 		seq.hi = fl.pos + 1
 	}
-	f, err := w.p.pub.PublishMsgAsync(w.msgs[fl.pos])
+	if fl.msg == nil {
+		it := w.items[fl.pos]
+		fl.msg = w.p.buildMsg(w.queue, w.b.ID, w.b.JobIDs[fl.pos], it.Payload, it.Headers)
+	}
+	f, err := w.p.pub.PublishMsgAsync(fl.msg)
 	if err != nil {
 		if transient(err) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			fl.due = time.Now().Add(retryDelay(fl.tries))
@@ -224,7 +229,7 @@ func (w *window) fail(fl flight, err error) {
 		w.seq.state[fl.pos] = posFailed
 	}
 	w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[fl.pos], Unsure: unsure,
-		Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.msgs[fl.pos].Data), err)})
+		Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.items[fl.pos].Payload), err)})
 	if w.stopped == nil {
 		w.stopped = err
 	}
@@ -243,7 +248,7 @@ func (w *window) finish(ctx context.Context) {
 	for _, fl := range append(w.inflight, w.waiting...) {
 		w.seq.state[fl.pos] = posUnsure
 		w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[fl.pos], Unsure: true,
-			Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.msgs[fl.pos].Data), fmt.Errorf("no acknowledgement: %w", cause))})
+			Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.items[fl.pos].Payload), fmt.Errorf("no acknowledgement: %w", cause))})
 	}
 	w.inflight, w.waiting = nil, nil
 	for i := w.next; i < len(w.seq.state); i++ {
@@ -254,12 +259,12 @@ func (w *window) finish(ctx context.Context) {
 			// Still uncertain from an earlier enqueue: it stays todo, which
 			// the manifest records as unsure.
 			w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[i], Unsure: true,
-				Err: w.p.publishError(w.b.JobIDs[i], w.queue, len(w.msgs[i].Data), fmt.Errorf("not published again: %w", cause))})
+				Err: w.p.publishError(w.b.JobIDs[i], w.queue, len(w.items[i].Payload), fmt.Errorf("not published again: %w", cause))})
 			continue
 		}
 		w.seq.state[i] = posFailed
 		w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[i],
-			Err: w.p.publishError(w.b.JobIDs[i], w.queue, len(w.msgs[i].Data), fmt.Errorf("not published: %w", cause))})
+			Err: w.p.publishError(w.b.JobIDs[i], w.queue, len(w.items[i].Payload), fmt.Errorf("not published: %w", cause))})
 	}
 }
 
