@@ -14,6 +14,9 @@ const (
 	DefaultTimeout       = time.Minute
 	DefaultMaxAttempts   = 5
 	DefaultShutdownGrace = 10 * time.Second
+	// DefaultMinPrefetch is the smallest default Prefetch: below it, pulls
+	// are too small to keep a few fast workers busy.
+	DefaultMinPrefetch = 64
 )
 
 // Config configures a [Pool]. Only Queue is required.
@@ -25,10 +28,13 @@ type Config struct {
 	// Concurrency is how many jobs run at once in this process (4).
 	Concurrency int
 	// Prefetch is how many jobs may wait in this process beyond those
-	// running (half of Concurrency, at least 1): the pool never holds more
-	// than Concurrency+Prefetch unacknowledged jobs. Waiting jobs are not
-	// heartbeated, so keep Prefetch/Concurrency times a job's duration
-	// under AckWait.
+	// running (the larger of Concurrency and 64): the pool never holds more
+	// than Concurrency+Prefetch unacknowledged jobs, and raises the queue
+	// consumer's MaxAckPending to at least that. Waiting jobs are
+	// heartbeated like running ones, so none is redelivered while the
+	// process lives, however long it waits. A larger Prefetch pulls in
+	// larger batches and keeps workers busy; a smaller one leaves more jobs
+	// to other processes and returns fewer at a stop.
 	Prefetch int
 	// Timeout bounds one attempt; the handler's context is cancelled then (1m).
 	Timeout time.Duration
@@ -60,7 +66,7 @@ func (c Config) withDefaults() Config {
 		c.Concurrency = DefaultConcurrency
 	}
 	if c.Prefetch == 0 {
-		c.Prefetch = max(1, c.Concurrency/2)
+		c.Prefetch = max(c.Concurrency, DefaultMinPrefetch)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout

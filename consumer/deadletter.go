@@ -14,7 +14,8 @@ import (
 // deadLetter copies the job, with the reason it died, to the dead-letter
 // stream and only then terminates the original. When the copy fails the job
 // is retried later instead, so it is never lost.
-func (p *Pool) deadLetter(msg jetstream.Msg, job *jetpool.Job, seq uint64, reason error) {
+func (p *Pool) deadLetter(h held, job *jetpool.Job, seq uint64, reason error) {
+	msg := h.msg
 	ctx, cancel := finalContext()
 	defer cancel()
 
@@ -52,12 +53,12 @@ func (p *Pool) deadLetter(msg jetstream.Msg, job *jetpool.Job, seq uint64, reaso
 		p.stats.ackErrors.Add(1)
 		delay := p.cfg.Backoff.Delay(max(attempts, 1))
 		p.logJob(job, slog.LevelError, "dead-letter write failed; job kept and retried", "error", err, "reason", reason, "retry_in", delay)
-		if nerr := msg.NakWithDelay(delay); nerr != nil {
+		if nerr := p.settle(h, nakWithDelay(delay)); nerr != nil {
 			p.logJob(job, slog.LevelError, "nak after failed dead-letter write failed", "error", nerr)
 		}
 		return
 	}
-	if err := msg.Term(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+	if err := p.settle(h, jetstream.Msg.Term); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		p.stats.ackErrors.Add(1)
 		p.logJob(job, slog.LevelError, "term of dead-lettered job failed; a redelivery will find its dead letter already written", "error", err)
 		return

@@ -14,9 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// pullExpiry bounds each pull request; its heartbeats come every half.
-const pullExpiry = 5 * time.Second
-
 // ErrStarted is returned by [Pool.Start] on a pool already started.
 var ErrStarted = errors.New("consumer: pool already started")
 
@@ -33,17 +30,28 @@ type Pool struct {
 	startOnce sync.Once
 	stopOnce  sync.Once
 
-	consume   jetstream.ConsumeContext
-	work      chan jetstream.Msg
-	stopping  chan struct{} // closed when Stop begins: no new job starts
-	jobCtx    context.Context
-	cancelJob context.CancelFunc // cancels running jobs once the grace ends
-	slots     []atomic.Pointer[jetstream.Msg]
-	workers   sync.WaitGroup
-	beats     sync.WaitGroup
-	stopBeats chan struct{}
-	stopped   chan struct{}
+	cons      jetstream.Consumer
+	slots     []slot    // Concurrency+Prefetch: every job held, waiting or running
+	work      chan held // jobs held and not started, in delivery order
+	minPull   int       // fewest free slots worth a pull
 	heartbeat time.Duration
+
+	mu       sync.Mutex // guards free, promised, pulls; stopping closes under it
+	free     []int      // indexes of empty slots
+	promised int        // free slots promised to open pulls
+	pulls    map[jetstream.MessagesContext]struct{}
+
+	wake       chan struct{} // a slot was freed or a pull ended
+	pullFailed chan error
+	stopping   chan struct{} // closed when Stop begins: no pull opens, no job starts
+	jobCtx     context.Context
+	cancelJob  context.CancelFunc // cancels running jobs once the grace ends
+	running    atomic.Int64
+	pullers    sync.WaitGroup // the puller and the readers of open pulls
+	workers    sync.WaitGroup
+	beats      sync.WaitGroup
+	stopBeats  chan struct{}
+	stopped    chan struct{}
 }
 
 // New checks cfg and returns a pool that is not yet running.
@@ -58,17 +66,27 @@ func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Pool{
-		js:        js,
-		cfg:       cfg,
-		handler:   h,
-		log:       cfg.Logger.With("queue", cfg.Queue),
-		work:      make(chan jetstream.Msg),
-		stopping:  make(chan struct{}),
-		stopBeats: make(chan struct{}),
-		stopped:   make(chan struct{}),
-		slots:     make([]atomic.Pointer[jetstream.Msg], cfg.Concurrency),
-	}, nil
+	size := cfg.Concurrency + cfg.Prefetch
+	p := &Pool{
+		js:         js,
+		cfg:        cfg,
+		handler:    h,
+		log:        cfg.Logger.With("queue", cfg.Queue),
+		slots:      make([]slot, size),
+		work:       make(chan held, size),
+		minPull:    max(1, min(cfg.Prefetch, size/4)),
+		free:       make([]int, size),
+		pulls:      map[jetstream.MessagesContext]struct{}{},
+		wake:       make(chan struct{}, 1),
+		pullFailed: make(chan error, 1),
+		stopping:   make(chan struct{}),
+		stopBeats:  make(chan struct{}),
+		stopped:    make(chan struct{}),
+	}
+	for i := range p.free {
+		p.free[i] = size - 1 - i // slot 0 first
+	}
+	return p, nil
 }
 
 // Start waits for the work and dead-letter streams (or, with
@@ -88,29 +106,20 @@ func (p *Pool) start(ctx context.Context) error {
 		close(p.stopped)
 		return fmt.Errorf("consumer: queue %s: %w", p.cfg.Queue, err)
 	}
+	p.cons = cons
 	p.heartbeat = p.cfg.Heartbeat
 	if p.heartbeat == 0 {
 		p.heartbeat = max(cons.CachedInfo().Config.AckWait/3, 10*time.Millisecond)
 	}
 	p.jobCtx, p.cancelJob = context.WithCancel(context.Background())
-	for i := range p.cfg.Concurrency {
+	for range p.cfg.Concurrency {
 		p.workers.Add(1)
-		go p.runWorker(i)
+		go p.runWorker()
 	}
 	p.beats.Add(1)
 	go p.runHeartbeats()
-	p.consume, err = cons.Consume(p.dispatch,
-		jetstream.PullMaxMessages(p.cfg.Prefetch),
-		// Short-lived pull requests: a pull the server lost is noticed (by
-		// its missing heartbeats) and renewed within seconds, not a minute.
-		jetstream.PullExpiry(pullExpiry),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			p.log.Warn("pulling jobs", "error", err)
-		}))
-	if err != nil {
-		p.stopOnce.Do(func() { p.shutdown(context.Background()) })
-		return fmt.Errorf("consumer: consume queue %s: %w", p.cfg.Queue, err)
-	}
+	p.pullers.Add(1)
+	go p.runPuller()
 	p.log.Info("worker pool started", "concurrency", p.cfg.Concurrency, "prefetch", p.cfg.Prefetch, "heartbeat", p.heartbeat.String())
 	return nil
 }
@@ -165,15 +174,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 }
 
 // busy counts the jobs running now.
-func (p *Pool) busy() int {
-	n := 0
-	for i := range p.slots {
-		if p.slots[i].Load() != nil {
-			n++
-		}
-	}
-	return n
-}
+func (p *Pool) busy() int64 { return p.running.Load() }
 
 // Stopped is closed once the pool has fully stopped.
 func (p *Pool) Stopped() <-chan struct{} { return p.stopped }
@@ -190,20 +191,35 @@ func (p *Pool) shutdown(ctx context.Context) {
 		}
 		return
 	}
+	p.mu.Lock()
 	close(p.stopping)
+	p.mu.Unlock()
 	grace := time.NewTimer(p.cfg.ShutdownGrace)
 	defer grace.Stop()
-	if p.consume != nil {
-		p.consume.Drain() // buffered jobs reach dispatch, which returns them
+
+	// Stop pulling; what the pulls still deliver is returned as it arrives.
+	p.drainPulls()
+	pulled := make(chan struct{})
+	go func() { p.pullers.Wait(); close(pulled) }()
+	select {
+	case <-pulled:
+	case <-grace.C:
+		// A drain waits for the server's answer; nats.go bounds it.
+		p.log.Warn("shutdown grace over while pulls drain", "grace", p.cfg.ShutdownGrace)
+		<-pulled
+		grace.Reset(0)
+	}
+	// Return the jobs no worker has started (workers return those they
+	// take from now on).
+	for empty := false; !empty; {
 		select {
-		case <-p.consume.Closed():
-		case <-grace.C:
-			p.consume.Stop()
-			grace.Reset(0)
-		case <-ctx.Done():
-			p.consume.Stop()
+		case h := <-p.work:
+			p.release(h, "pool stopping")
+		default:
+			empty = true
 		}
 	}
+
 	idle := make(chan struct{})
 	go func() { p.workers.Wait(); close(idle) }()
 	select {
@@ -223,85 +239,22 @@ func (p *Pool) shutdown(ctx context.Context) {
 	p.log.Info("worker pool stopped")
 }
 
-// dispatch is the Consume callback: it hands msg to a free worker, keeping
-// it alive with heartbeats while every worker is busy.
-func (p *Pool) dispatch(msg jetstream.Msg) {
-	select {
-	case <-p.stopping:
-		p.release(msg, "pool stopping")
-		return
-	default:
-	}
-	select {
-	case p.work <- msg:
-		return
-	default:
-	}
-	t := time.NewTicker(p.heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stopping:
-			p.release(msg, "pool stopping")
-			return
-		case p.work <- msg:
-			return
-		case <-t.C:
-			if err := msg.InProgress(); err != nil {
-				p.log.Warn("heartbeat of waiting job", "error", err)
-			}
-		}
-	}
-}
-
-// release returns a job that was not started to the queue at once.
-func (p *Pool) release(msg jetstream.Msg, why string) {
-	if err := msg.Nak(); err != nil {
-		p.stats.ackErrors.Add(1)
-		p.log.Error("returning job to the queue", "reason", why, "error", err, "subject", msg.Subject())
-		return
-	}
-	p.stats.released.Add(1)
-}
-
-func (p *Pool) runWorker(slot int) {
+func (p *Pool) runWorker() {
 	defer p.workers.Done()
 	for {
 		select {
 		case <-p.stopping:
 			return
-		case msg := <-p.work:
+		case h := <-p.work:
 			select {
 			case <-p.stopping: // handed over as the pool began to stop
-				p.release(msg, "pool stopping")
+				p.release(h, "pool stopping")
 				continue
 			default:
 			}
-			p.slots[slot].Store(&msg)
-			p.process(msg)
-			p.slots[slot].Store(nil)
-		}
-	}
-}
-
-// runHeartbeats reports every running job in progress each heartbeat, so
-// that JetStream does not redeliver it however long it runs.
-func (p *Pool) runHeartbeats() {
-	defer p.beats.Done()
-	t := time.NewTicker(p.heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stopBeats:
-			return
-		case <-t.C:
-			for i := range p.slots {
-				if m := p.slots[i].Load(); m != nil {
-					if err := (*m).InProgress(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-						p.log.Warn("heartbeat of running job", "error", err)
-					}
-				}
-			}
+			p.running.Add(1)
+			p.process(h)
+			p.running.Add(-1)
 		}
 	}
 }

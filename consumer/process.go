@@ -31,16 +31,17 @@ func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.
 
 // process runs one delivery of a job and settles it: ack, nak with delay, or
 // dead letter.
-func (p *Pool) process(msg jetstream.Msg) {
+func (p *Pool) process(h held) {
+	msg := h.msg
 	job, meta, err := decode(p.cfg.Names, msg)
 	if err != nil {
 		p.log.Error("undecodable job", "subject", msg.Subject(), "error", err)
-		p.deadLetter(msg, job, 0, jetpool.Permanent(err))
+		p.deadLetter(h, job, 0, jetpool.Permanent(err))
 		return
 	}
 	if job.Attempt > p.cfg.MaxAttempts {
 		// The worker running the last attempt died: do not run it again.
-		p.deadLetter(msg, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
+		p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
 		return
 	}
 	fw := &forwarder{pool: p, source: job}
@@ -49,7 +50,7 @@ func (p *Pool) process(msg jetstream.Msg) {
 	err = p.call(job)
 	switch {
 	case err == nil:
-		if err := msg.Ack(); err != nil {
+		if err := p.settle(h, jetstream.Msg.Ack); err != nil {
 			p.stats.ackErrors.Add(1)
 			p.logJob(job, slog.LevelError, "ack of completed job failed; it will be redelivered", "error", err)
 			return
@@ -58,12 +59,12 @@ func (p *Pool) process(msg jetstream.Msg) {
 		p.logJob(job, slog.LevelDebug, "job completed")
 	case p.jobCtx.Err() != nil:
 		// Cancelled by shutdown: give it back for another worker.
-		p.release(msg, "cancelled by shutdown")
+		p.release(h, "cancelled by shutdown")
 		p.logJob(job, slog.LevelWarn, "job cancelled by shutdown and returned to the queue", "error", err)
 	case errors.Is(err, jetpool.ErrPermanent):
-		p.deadLetter(msg, job, meta.Sequence.Stream, err)
+		p.deadLetter(h, job, meta.Sequence.Stream, err)
 	case job.Attempt >= p.cfg.MaxAttempts:
-		p.deadLetter(msg, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
+		p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
 	default:
 		delay := p.cfg.Backoff.Delay(job.Attempt)
 		var ra *jetpool.RetryAfterError
@@ -71,7 +72,7 @@ func (p *Pool) process(msg jetstream.Msg) {
 			delay = ra.Delay
 		}
 		p.stats.failed.Add(1)
-		if nerr := msg.NakWithDelay(delay); nerr != nil {
+		if nerr := p.settle(h, nakWithDelay(delay)); nerr != nil {
 			p.stats.ackErrors.Add(1)
 			p.logJob(job, slog.LevelError, "nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
 		}
@@ -100,6 +101,11 @@ func (p *Pool) call(job *jetpool.Job) (err error) {
 		err = fmt.Errorf("timeout after %s: %w", p.cfg.Timeout, err)
 	}
 	return err
+}
+
+// nakWithDelay is the settling operation of a job to retry after delay.
+func nakWithDelay(delay time.Duration) func(jetstream.Msg) error {
+	return func(m jetstream.Msg) error { return m.NakWithDelay(delay) }
 }
 
 func finalContext() (context.Context, context.CancelFunc) {

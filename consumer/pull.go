@@ -1,0 +1,157 @@
+package consumer
+
+import (
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	// pullExpiry bounds each pull request the server holds; nats.go renews
+	// it, and its heartbeats come every half, so a pull the server lost is
+	// noticed and renewed within seconds, not a minute.
+	pullExpiry = 5 * time.Second
+	// pullRetry is the pause before pulling again after a pull failed.
+	pullRetry = time.Second
+)
+
+// How the pool pulls. Every pull is a Messages() iterator that asks for
+// exactly the slots free when it opens (PullMaxMessages and StopAfter both
+// n): those slots are promised to it, so whatever it delivers has a slot, and
+// its reader never waits for a worker. The reader sits in Next() all along,
+// so the pull's heartbeats and status messages are read at once, and it moves
+// each job to its slot, where it is heartbeated, the moment it arrives: no
+// job waits unheartbeated in a buffer. A new pull opens when at least
+// minPull slots are free and unpromised; under load two or three pulls are
+// open at once, so workers never wait for a round trip.
+
+// wakePuller tells the puller that slots were freed or a pull ended.
+func (p *Pool) wakePuller() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runPuller opens pulls while there are free slots, until the pool stops.
+func (p *Pool) runPuller() {
+	defer p.pullers.Done()
+	var retry <-chan time.Time
+	for {
+		if retry == nil {
+			if err := p.pull(); err != nil {
+				p.log.Warn("pulling jobs; retrying", "error", err, "retry_in", pullRetry)
+				retry = time.After(pullRetry)
+			}
+		}
+		select {
+		case <-p.stopping:
+			return
+		case <-p.wake:
+		case err := <-p.pullFailed:
+			p.log.Warn("pull ended early; retrying", "error", err, "retry_in", pullRetry)
+			retry = time.After(pullRetry)
+		case <-retry:
+			retry = nil
+		}
+	}
+}
+
+// pull opens pulls for the free slots not yet promised to a pull, while
+// there are at least minPull of them.
+func (p *Pool) pull() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		select {
+		case <-p.stopping: // closed under p.mu: no pull opens after shutdown drained them
+			return nil
+		default:
+		}
+		n := len(p.free) - p.promised
+		if n < p.minPull {
+			return nil
+		}
+		it, err := p.cons.Messages(jetstream.PullMaxMessages(n), jetstream.StopAfter(n), jetstream.PullExpiry(pullExpiry))
+		if err != nil {
+			return err
+		}
+		p.promised += n
+		p.pulls[it] = struct{}{}
+		p.pullers.Add(1)
+		go p.read(it, n)
+	}
+}
+
+// read hands every job pull it delivers to the workers until it has
+// delivered n, or is drained or fails; then it gives back the slots it did
+// not fill.
+func (p *Pool) read(it jetstream.MessagesContext, n int) {
+	defer p.pullers.Done()
+	got := 0
+	var failure error
+	for {
+		msg, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			break
+		}
+		if err != nil {
+			// Missing heartbeats: nats.go has already asked again. A
+			// terminal status (the consumer was deleted) closes the
+			// iterator next.
+			failure = err
+			p.log.Warn("pull interrupted", "error", err)
+			continue
+		}
+		got++
+		h := p.hold(msg)
+		select {
+		case <-p.stopping:
+			p.release(h, "pool stopping")
+		default:
+			p.work <- h // never blocks: it has room for every slot
+		}
+	}
+	p.mu.Lock()
+	p.promised -= n - got
+	delete(p.pulls, it)
+	p.mu.Unlock()
+	select {
+	case <-p.stopping:
+	default:
+		if got < n { // not drained by Stop: the pull failed
+			if failure == nil {
+				failure = errors.New("pull closed")
+			}
+			select {
+			case p.pullFailed <- failure:
+			default:
+			}
+			return
+		}
+	}
+	p.wakePuller()
+}
+
+// drainPulls ends every open pull; jobs already on their way still arrive,
+// and are returned to the queue.
+func (p *Pool) drainPulls() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for it := range p.pulls {
+		it.Drain()
+	}
+}
+
+// release returns a job that was not started to the queue at once. Its next
+// delivery counts as an attempt: JetStream counts every delivery and has no
+// way to give a message back uncounted.
+func (p *Pool) release(h held, why string) {
+	if err := p.settle(h, jetstream.Msg.Nak); err != nil {
+		p.stats.ackErrors.Add(1)
+		p.log.Error("returning job to the queue", "reason", why, "error", err, "subject", h.msg.Subject())
+		return
+	}
+	p.stats.released.Add(1)
+}
