@@ -174,6 +174,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		m.MayRepeat += b.MayRepeat - w.mayRepeatRecorded
 		return nil
 	})
+	p.stats.count(b, runErr == nil && err == nil && len(b.Failed) == 0)
 	switch {
 	case runErr != nil:
 		return b, runErr

@@ -91,6 +91,7 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 		return err
 	})
 	if err != nil {
+		p.stats.failed.Add(1)
 		if oversize(err) {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.RequestTimeout)
 			_, _ = p.maxMsgSize(lctx) // for the error to name the limit
@@ -114,8 +115,10 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 		}
 	}
 	if ack.Duplicate {
+		p.stats.repeated.Add(1)
 		return o.id, fmt.Errorf("%w: job %s is already enqueued (stream sequence %d)", ErrDuplicate, o.id, ack.Sequence)
 	}
+	p.stats.enqueued.Add(1)
 	return o.id, nil
 }
 

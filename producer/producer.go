@@ -51,6 +51,8 @@ type Producer struct {
 	opts Options
 	log  *slog.Logger
 
+	stats stats
+
 	mu      sync.Mutex
 	batches jetstream.KeyValue
 	work    jetstream.Stream
