@@ -92,6 +92,9 @@ func (n Names) BatchBucket() string { return n.p() + "_batches" }
 // LeaseBucket is the key-value bucket of manager leader leases.
 func (n Names) LeaseBucket() string { return n.p() + "_leases" }
 
+// WorkerBucket is the key-value bucket of live worker processes.
+func (n Names) WorkerBucket() string { return n.p() + "_workers" }
+
 // JobSubject is the subject of a job of queue in batch.
 func (n Names) JobSubject(queue, batch string) string { return n.p() + ".jobs." + queue + "." + batch }
 

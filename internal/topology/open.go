@@ -164,8 +164,7 @@ func CreateMissing(ctx context.Context, js jetstream.JetStream, o Options, queue
 			return err
 		}
 	}
-	batches, leases := bucketConfigs(o)
-	for _, cfg := range []jetstream.KeyValueConfig{batches, leases} {
+	for _, cfg := range bucketConfigs(o) {
 		if err := createBucket(ctx, js, cfg); err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultLeaseTTL      = 10 * time.Second
 	DefaultBatchTTL      = 7 * 24 * time.Hour
+	DefaultWorkerTTL     = 15 * time.Second
 	DefaultMaxAckPending = 10000
 	DefaultMaxMsgSize    = 1 << 20
 )
@@ -43,6 +44,7 @@ type Options struct {
 	MaxAckPending int           // per-queue limit of unacknowledged jobs
 	LeaseTTL      time.Duration // manager leader lease lifetime
 	BatchTTL      time.Duration // how long batch manifests are kept
+	WorkerTTL     time.Duration // how long a silent worker process stays listed
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -67,6 +69,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.BatchTTL <= 0 {
 		o.BatchTTL = DefaultBatchTTL
+	}
+	if o.WorkerTTL <= 0 {
+		o.WorkerTTL = DefaultWorkerTTL
 	}
 	return o
 }
@@ -169,24 +174,38 @@ func streamError(cfg jetstream.StreamConfig, err error) error {
 type Buckets struct {
 	Batches jetstream.KeyValue
 	Leases  jetstream.KeyValue
+	Workers jetstream.KeyValue
 }
 
-// EnsureBuckets creates or updates the batch and lease buckets.
+// EnsureBuckets creates or updates the batch, lease and worker buckets.
 func EnsureBuckets(ctx context.Context, js jetstream.JetStream, o Options) (Buckets, error) {
-	batchCfg, leaseCfg := bucketConfigs(o)
-	batches, err := js.CreateOrUpdateKeyValue(ctx, batchCfg)
-	if err != nil {
-		return Buckets{}, fmt.Errorf("provision bucket %s: %w", batchCfg.Bucket, err)
+	var kvs []jetstream.KeyValue
+	for _, cfg := range bucketConfigs(o) {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return Buckets{}, fmt.Errorf("provision bucket %s: %w", cfg.Bucket, err)
+		}
+		kvs = append(kvs, kv)
 	}
-	leases, err := js.CreateOrUpdateKeyValue(ctx, leaseCfg)
-	if err != nil {
-		return Buckets{}, fmt.Errorf("provision bucket %s: %w", leaseCfg.Bucket, err)
-	}
-	return Buckets{Batches: batches, Leases: leases}, nil
+	return Buckets{Batches: kvs[0], Leases: kvs[1], Workers: kvs[2]}, nil
 }
 
-// bucketConfigs returns the configuration of the batch and lease buckets.
-func bucketConfigs(o Options) (batches, leases jetstream.KeyValueConfig) {
+// bucketConfigs returns the configuration of the batch, lease and worker
+// buckets, in that order.
+func bucketConfigs(o Options) []jetstream.KeyValueConfig {
+	batches, leases := bucketConfigsOf(o)
+	workers := jetstream.KeyValueConfig{
+		Bucket:      o.Names.WorkerBucket(),
+		Description: "jetpool live worker processes",
+		History:     1,
+		TTL:         o.WithDefaults().WorkerTTL,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    o.WithDefaults().Replicas,
+	}
+	return []jetstream.KeyValueConfig{batches, leases, workers}
+}
+
+func bucketConfigsOf(o Options) (batches, leases jetstream.KeyValueConfig) {
 	o = o.WithDefaults()
 	batches = jetstream.KeyValueConfig{
 		Bucket:      o.Names.BatchBucket(),

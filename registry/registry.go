@@ -1,0 +1,157 @@
+// Package registry keeps the list of live worker processes: each process
+// announces itself in a key-value bucket whose entries expire after a TTL,
+// so a process that crashed disappears from the list within that TTL.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Worker is what a worker process announces.
+type Worker struct {
+	ID          string    `json:"id"`
+	Queue       string    `json:"queue"`
+	Host        string    `json:"host"`
+	PID         int       `json:"pid"`
+	Concurrency int       `json:"concurrency"` // slots: jobs it runs at once
+	Running     int       `json:"running"`     // jobs running when it last announced
+	Version     string    `json:"version,omitempty"`
+	Started     time.Time `json:"started"`
+	LastSeen    time.Time `json:"last_seen"`
+}
+
+// Announcer keeps one worker process listed while it runs.
+type Announcer struct {
+	kv      jetstream.KeyValue
+	w       Worker
+	running func() int
+	every   time.Duration
+	log     *slog.Logger
+}
+
+// NewAnnouncer opens the worker bucket (it never creates it: provisioning
+// does) and prepares w's announcements. running, when not nil, reports the
+// jobs running now. The announcement is refreshed three times per TTL.
+func NewAnnouncer(ctx context.Context, js jetstream.JetStream, names jetpool.Names, w Worker, running func() int, log *slog.Logger) (*Announcer, error) {
+	kv, err := js.KeyValue(ctx, names.WorkerBucket())
+	if err != nil {
+		return nil, fmt.Errorf("registry: open bucket %s: %w", names.WorkerBucket(), err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("registry: bucket %s: %w", names.WorkerBucket(), err)
+	}
+	if w.ID == "" {
+		w.ID = producer.NewID()
+	}
+	if w.Host == "" {
+		w.Host, _ = os.Hostname()
+	}
+	if w.PID == 0 {
+		w.PID = os.Getpid()
+	}
+	if w.Started.IsZero() {
+		w.Started = time.Now().UTC()
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	every := st.TTL() / 3
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	return &Announcer{kv: kv, w: w, running: running, every: every, log: log}, nil
+}
+
+// key names a worker's entry: its queue, then its ID.
+func key(w Worker) string { return w.Queue + "." + w.ID }
+
+// Run announces the worker now and every third of the TTL until ctx ends,
+// then removes it from the list.
+func (a *Announcer) Run(ctx context.Context) {
+	t := time.NewTicker(a.every)
+	defer t.Stop()
+	failing := false
+	for {
+		err := a.Announce(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			a.log.Warn("announcing this worker in the registry", "error", err)
+			failing = true
+		case err == nil:
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = a.kv.Delete(dctx, key(a.w))
+			cancel()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Announce writes the worker's entry once; Run calls it periodically.
+func (a *Announcer) Announce(ctx context.Context) error {
+	w := a.w
+	if a.running != nil {
+		w.Running = a.running()
+	}
+	w.LastSeen = time.Now().UTC()
+	data, _ := json.Marshal(w)
+	ctx, cancel := context.WithTimeout(ctx, a.every)
+	defer cancel()
+	_, err := a.kv.Put(ctx, key(w), data)
+	return err
+}
+
+// List returns the workers announced now, by queue then host and PID.
+func List(ctx context.Context, js jetstream.JetStream, names jetpool.Names) ([]Worker, error) {
+	kv, err := js.KeyValue(ctx, names.WorkerBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil // provisioned before the registry existed: nobody announces
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: open bucket %s: %w", names.WorkerBucket(), err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("registry: list workers: %w", err)
+	}
+	var out []Worker
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: read worker %s: %w", k, err)
+		}
+		var w Worker
+		if json.Unmarshal(e.Value(), &w) == nil {
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Queue != out[j].Queue {
+			return out[i].Queue < out[j].Queue
+		}
+		if out[i].Host != out[j].Host {
+			return out[i].Host < out[j].Host
+		}
+		return out[i].PID < out[j].PID
+	})
+	return out, nil
+}
