@@ -84,6 +84,7 @@ batches to learn when they are done and what became of every job.
 		a.dlqCommand(),
 		a.provisionCommand(),
 		a.demoCommand(),
+		a.benchCommand(),
 	)
 	return root
 }

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/jetpool/jetpool/internal/bench"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) benchCommand() *cobra.Command {
+	var (
+		o      bench.Options
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure jetpool against raw JetStream on the same broker",
+		Long: `Measure jetpool against a raw JetStream client on the same broker, with
+the same jobs, payload and concurrency, raw and jetpool runs alternating:
+
+  publish           raw async publish (a window of 4,000, Nats-Msg-Id set)
+                    against producer.EnqueueBatch
+  consume and ack   draining the queued jobs: 4 raw pull subscriptions pulling
+                    1,000 and acking each, against a worker pool with a no-op
+                    handler at --concurrency, until the stream is empty
+  end to end        publishing while consuming: raw until the stream is empty,
+                    jetpool until the batch's Wait returns
+  latency           publish to the start of handling, p50/p99/p99.9: jobs
+                    published one at a time (64 senders) at half of jetpool's
+                    end to end rate, raw and jetpool alike
+  worker memory     peak RSS of a "jetpool work --builtin noop" process at
+                    concurrency 256 with 4 KiB jobs (Linux)
+
+Each jetpool figure is printed beside its raw baseline with their ratio.
+Runs on an embedded broker with file storage in a temporary directory,
+unless --nats-url is given; every stream and bucket it creates there has a
+"jpbench-" prefix and is deleted when its step ends. A progress bar goes to
+stderr; --json prints every figure as one JSON object on stdout.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return exitWith(ExitUsage, fmt.Errorf("bench: %w", err))
+			}
+			o.URL = a.natsURL
+			o.Logger = a.log
+			if !cmd.Root().PersistentFlags().Lookup("log-level").Changed {
+				o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+			}
+			o.Worker = func(ctx context.Context, args []string) *exec.Cmd {
+				exe, err := os.Executable()
+				if err != nil {
+					exe = os.Args[0]
+				}
+				return exec.CommandContext(ctx, exe, args...)
+			}
+			bar := a.newBenchProgress()
+			o.Progress = bar.update
+			res, err := bench.Run(cmd.Context(), o)
+			bar.close()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			return bench.WriteTable(a.stdout, res)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Jobs, "jobs", bench.DefaultJobs, "jobs per figure (N)")
+	f.IntVar(&o.Payload, "payload", bench.DefaultPayload, "payload size in bytes")
+	f.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "worker pool concurrency")
+	f.IntVar(&o.Repeat, "repeat", 1, "run each raw and jetpool pair this many times and report medians")
+	f.BoolVar(&asJSON, "json", false, "print every figure as one JSON object")
+	return cmd
+}
+
+// benchProgress draws one bar per step on a terminal, and a line per step
+// elsewhere.
+type benchProgress struct {
+	a        *app
+	terminal bool
+	bar      *progressbar.ProgressBar
+	step     int
+}
+
+func (a *app) newBenchProgress() *benchProgress {
+	return &benchProgress{a: a, terminal: isTerminal(a.stderr)}
+}
+
+func (p *benchProgress) update(s bench.Progress) {
+	title := fmt.Sprintf("[%d/%d] %s", s.Step, s.Steps, s.Name)
+	if !p.terminal {
+		if s.Finished {
+			fmt.Fprintf(p.a.stderr, "%s: %d jobs in %s\n", title, s.Done, s.Elapsed.Round(time.Millisecond))
+		}
+		return
+	}
+	if p.bar == nil || s.Step != p.step {
+		p.close()
+		p.step = s.Step
+		p.bar = progressbar.NewOptions(s.Total,
+			progressbar.OptionSetWriter(p.a.stderr),
+			progressbar.OptionSetDescription(fmt.Sprintf("%-48s", title)),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("jobs"),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetRenderBlankState(true),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.a.stderr) }),
+		)
+	}
+	_ = p.bar.Set(s.Done)
+	if s.Finished {
+		_ = p.bar.Finish()
+		p.bar = nil
+	}
+}
+
+// close ends a bar left unfinished, as when a step failed.
+func (p *benchProgress) close() {
+	if p.bar != nil {
+		_ = p.bar.Exit()
+		fmt.Fprintln(p.a.stderr)
+		p.bar = nil
+	}
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// benchChildEnv makes this test binary run the jetpool command instead of
+// the tests, for the worker process `jetpool bench` starts through
+// os.Executable. It is checked in init, before TestMain and its flags.
+const benchChildEnv = "JETPOOL_CLI_TEST_CHILD"
+
+func init() {
+	if os.Getenv(benchChildEnv) == "" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func TestBenchCommandPrintsJSON(t *testing.T) {
+	t.Setenv(benchChildEnv, "1")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := Main(ctx, []string{"bench", "--jobs", "1000", "--concurrency", "8", "--json"}, strings.NewReader(""), &stdout, &stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", &stderr)
+
+	var res struct {
+		Jobs      int `json:"jobs"`
+		Publish   map[string]float64
+		Consume   map[string]float64
+		EndToEnd  map[string]float64 `json:"end_to_end"`
+		Latency   struct{ Raw, Jetpool map[string]float64 }
+		WorkerRSS map[string]float64 `json:"worker_rss"`
+	}
+	dec := json.NewDecoder(&stdout)
+	require.NoError(t, dec.Decode(&res), "stdout is one JSON object")
+	require.False(t, dec.More(), "and nothing else")
+	require.Equal(t, 1000, res.Jobs)
+	for name, fig := range map[string]map[string]float64{"publish": res.Publish, "consume": res.Consume, "end_to_end": res.EndToEnd} {
+		for _, k := range []string{"raw_jobs_per_sec", "jetpool_jobs_per_sec", "ratio"} {
+			require.Greater(t, fig[k], 0.0, "%s %s", name, k)
+		}
+	}
+	for _, k := range []string{"p50_ms", "p99_ms", "p999_ms"} {
+		require.Greater(t, res.Latency.Raw[k], 0.0, "raw %s", k)
+		require.Greater(t, res.Latency.Jetpool[k], 0.0, "jetpool %s", k)
+	}
+	require.Greater(t, res.WorkerRSS["peak_rss_bytes"], 0.0)
+	// Not a terminal: a line per step instead of a bar.
+	require.Contains(t, stderr.String(), "[1/9] raw publish: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[9/9] worker memory")
+}
+
+func TestBenchCommandRefusesBadFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"bench", "--jobs", "0"}, strings.NewReader(""), &stdout, &stderr)
+	require.Equal(t, ExitUsage, code)
+	require.Contains(t, stderr.String(), "jobs 0 must be at least 1")
+}
