@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/producer"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/jetpool/jetpool/registry"
 	"github.com/spf13/cobra"
 )
 
@@ -19,15 +18,46 @@ import (
 type QueueStatus struct {
 	Queue    string `json:"queue"`
 	Pending  uint64 `json:"pending"`   // waiting for a worker
-	InFlight int    `json:"in_flight"` // delivered, not yet acknowledged
+	InFlight int    `json:"in_flight"` // delivered and not yet acknowledged, per the server
+	Running  int    `json:"running"`   // handlers running now, per the worker registry
 	Dead     int    `json:"dead"`
-	Workers  int    `json:"workers"` // pull requests waiting: idle worker processes
+	// Processes and Slots are the live worker processes of the queue and
+	// the jobs they can run at once, from the worker registry.
+	Processes int  `json:"processes"`
+	Slots     int  `json:"slots"`
+	Consumer  bool `json:"consumer"` // false: jobs wait for a queue nobody provisioned
+}
+
+// StreamStatus is where a stream of jetpool's lives in the cluster.
+type StreamStatus struct {
+	Stream   string          `json:"stream"`
+	Messages uint64          `json:"messages"`
+	Leader   string          `json:"leader,omitempty"`
+	Replicas []ReplicaStatus `json:"replicas,omitempty"`
+}
+
+// ReplicaStatus is one follower of a stream.
+type ReplicaStatus struct {
+	Name    string `json:"name"`
+	Current bool   `json:"current"`
+	Lag     uint64 `json:"lag"`
+	Offline bool   `json:"offline,omitempty"`
+}
+
+// ClusterStatus is the cluster section of `jetpool status`.
+type ClusterStatus struct {
+	Name    string         `json:"name,omitempty"`
+	Server  string         `json:"server"` // the server this client is connected to
+	Servers []string       `json:"servers"`
+	Streams []StreamStatus `json:"streams"`
 }
 
 // Status is the output of `jetpool status --json`.
 type Status struct {
 	Queues  []QueueStatus      `json:"queues"`
+	Workers []registry.Worker  `json:"workers"`
 	Batches []*producer.Report `json:"batches"`
+	Cluster ClusterStatus      `json:"cluster"`
 }
 
 const recentBatches = 10
@@ -40,7 +70,7 @@ func (a *app) statusCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each queue's pending, in-flight and dead jobs and workers, and recent batches",
+		Short: "Show queues (pending, in flight, running, dead, worker processes and slots), live workers, recent batches and the cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.connect(cmd.Context(), false)
@@ -50,7 +80,7 @@ func (a *app) statusCommand() *cobra.Command {
 			defer s.close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
 			defer cancel()
-			st, err := collectStatus(ctx, s.js, s.names)
+			st, err := collectStatus(ctx, s.nc, s.js, s.names)
 			if err != nil {
 				if cmd.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					return exitWith(ExitTimeout, fmt.Errorf("status not collected within %s: %w", statusTimeout, err))
@@ -60,85 +90,68 @@ func (a *app) statusCommand() *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(a.stdout).Encode(st)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tDEAD\tWORKERS")
-			for _, q := range st.Queues {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", q.Queue, q.Pending, q.InFlight, q.Dead, q.Workers)
-			}
-			fmt.Fprintln(tw)
-			fmt.Fprintln(tw, "BATCH\tQUEUE\tEXPECTED\tCOMPLETED\tDEAD\tPENDING\tSTATE")
-			for _, r := range st.Batches {
-				state := "running"
-				if r.Done {
-					state = "done"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Batch, r.Queue, r.Expected, r.Completed, r.Dead, r.Pending, state)
-			}
-			return tw.Flush()
+			a.printStatus(st)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
 
-func collectStatus(ctx context.Context, js jetstream.JetStream, names jetpool.Names) (*Status, error) {
-	work, err := js.Stream(ctx, names.WorkStream())
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w (run jetpool provision?)", names.WorkStream(), err)
-	}
-	dead := map[string]int{}
-	if ds, err := js.Stream(ctx, names.DeadStream()); err == nil {
-		info, err := ds.Info(ctx, jetstream.WithSubjectFilter(names.DeadWildcard()))
-		if err != nil {
-			return nil, err
+func (a *app) printStatus(st *Status) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tRUNNING\tDEAD\tPROCESSES\tSLOTS")
+	for _, q := range st.Queues {
+		name := q.Queue
+		if !q.Consumer {
+			name += " (no consumer: run jetpool provision " + q.Queue + ")"
 		}
-		for subj, n := range info.State.Subjects {
-			if q, _, ok := names.SplitSubject(subj); ok {
-				dead[q] += int(n)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", name, q.Pending, q.InFlight, q.Running, q.Dead, q.Processes, q.Slots)
+	}
+	if len(st.Workers) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "WORKER\tQUEUE\tHOST\tPID\tSLOTS\tRUNNING\tSTARTED\tLAST SEEN")
+		for _, w := range st.Workers {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s ago\n", w.ID, w.Queue, w.Host, w.PID, w.Concurrency, w.Running,
+				w.Started.Local().Format(time.DateTime), time.Since(w.LastSeen).Round(time.Second))
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "BATCH\tQUEUE\tEXPECTED\tCOMPLETED\tDEAD\tPENDING\tSTATE")
+	for _, r := range st.Batches {
+		state := "running"
+		switch {
+		case r.Done:
+			state = "done"
+		case !r.Sealed:
+			state = "enqueuing"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Batch, r.Queue, r.Expected, r.Completed, r.Dead, r.Pending, state)
+	}
+	fmt.Fprintln(tw)
+	c := st.Cluster
+	fmt.Fprintf(tw, "CLUSTER %s\tconnected to %s\tservers: %s\n", orDash(c.Name), c.Server, strings.Join(c.Servers, ", "))
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tLEADER\tREPLICAS")
+	for _, s := range c.Streams {
+		var reps []string
+		for _, r := range s.Replicas {
+			state := "current"
+			switch {
+			case r.Offline:
+				state = "offline"
+			case !r.Current:
+				state = fmt.Sprintf("lagging %d", r.Lag)
 			}
+			reps = append(reps, r.Name+" "+state)
 		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.Stream, s.Messages, orDash(s.Leader), orDash(strings.Join(reps, ", ")))
 	}
-	st := &Status{Queues: []QueueStatus{}, Batches: []*producer.Report{}}
-	seen := map[string]bool{}
-	lister := work.ListConsumers(ctx)
-	for ci := range lister.Info() {
-		q := ci.Name
-		seen[q] = true
-		st.Queues = append(st.Queues, QueueStatus{Queue: q, Pending: ci.NumPending, InFlight: ci.NumAckPending, Dead: dead[q], Workers: ci.NumWaiting})
-	}
-	if err := lister.Err(); err != nil {
-		return nil, err
-	}
-	for q, n := range dead {
-		if !seen[q] {
-			st.Queues = append(st.Queues, QueueStatus{Queue: q, Dead: n})
-		}
-	}
-	sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Queue < st.Queues[j].Queue })
+	_ = tw.Flush()
+}
 
-	p, _ := producer.New(js, producer.Options{Names: names})
-	kv, err := js.KeyValue(ctx, names.BatchBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return st, nil
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	if err != nil {
-		return nil, err
-	}
-	keys, err := kv.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var manifests []*producer.Manifest
-	for k := range keys.Keys() {
-		if m, err := p.Manifest(ctx, k); err == nil {
-			manifests = append(manifests, m)
-		}
-	}
-	sort.Slice(manifests, func(i, j int) bool { return manifests[i].Created.After(manifests[j].Created) })
-	for _, m := range manifests[:min(len(manifests), recentBatches)] {
-		if r, err := p.Reconcile(ctx, m.ID); err == nil {
-			st.Batches = append(st.Batches, r)
-		}
-	}
-	return st, nil
+	return s
 }

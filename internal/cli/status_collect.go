@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/metrics"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/registry"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// collectStatus gathers `jetpool status`: every queue that has jobs, a
+// consumer or dead letters; the live workers; the recent batches; and where
+// jetpool's streams live in the cluster.
+func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names) (*Status, error) {
+	work, err := js.Stream(ctx, names.WorkStream())
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w (run jetpool provision?)", names.WorkStream(), err)
+	}
+	queued, err := metrics.QueueCounts(ctx, js, names.WorkStream(), names.JobsWildcard(), names)
+	if err != nil {
+		return nil, err
+	}
+	dead, err := metrics.QueueCounts(ctx, js, names.DeadStream(), names.DeadWildcard(), names)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, err
+	}
+	workers, err := registry.List(ctx, js, names)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Queues: []QueueStatus{}, Workers: workers, Batches: []*producer.Report{}}
+
+	byQueue := map[string]*QueueStatus{}
+	queue := func(q string) *QueueStatus {
+		if byQueue[q] == nil {
+			byQueue[q] = &QueueStatus{Queue: q}
+		}
+		return byQueue[q]
+	}
+	lister := work.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		q := queue(ci.Name)
+		q.Consumer = true
+		q.Pending, q.InFlight = ci.NumPending, ci.NumAckPending
+	}
+	if err := lister.Err(); err != nil {
+		return nil, err
+	}
+	for name, n := range queued {
+		if q := queue(name); !q.Consumer {
+			q.Pending = uint64(n) // nobody consumes them: all are waiting
+		}
+	}
+	for name, n := range dead {
+		queue(name).Dead = n
+	}
+	for _, w := range workers {
+		q := queue(w.Queue)
+		q.Processes++
+		q.Slots += w.Concurrency
+		q.Running += w.Running
+	}
+	for _, q := range byQueue {
+		st.Queues = append(st.Queues, *q)
+	}
+	sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Queue < st.Queues[j].Queue })
+
+	if st.Batches, err = recentReports(ctx, js, names, recentBatches); err != nil {
+		return nil, err
+	}
+	st.Cluster = clusterStatus(ctx, nc, js, names)
+	return st, nil
+}
+
+// recentReports reconciles the n most recently written batches. It reads
+// the batch bucket's stream backwards from its last message, so its cost
+// does not grow with the number of batches kept.
+func recentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Names, n int) ([]*producer.Report, error) {
+	s, err := js.Stream(ctx, "KV_"+names.BatchBucket())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return []*producer.Report{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := producer.New(js, producer.Options{Names: names})
+	if err != nil {
+		return nil, err
+	}
+	info := s.CachedInfo()
+	seen := map[string]bool{}
+	out := []*producer.Report{}
+	prefix := "$KV." + names.BatchBucket() + "."
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < n; seq-- {
+		msg, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // superseded by a later revision, or deleted
+		}
+		if err != nil {
+			return nil, err
+		}
+		batch := msg.Subject[len(prefix):]
+		if seen[batch] || msg.Header.Get("KV-Operation") != "" {
+			continue
+		}
+		seen[batch] = true
+		if r, err := p.Reconcile(ctx, batch); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// clusterStatus says which servers the client knows and where jetpool's
+// streams have their leaders and replicas. It reports what it can read.
+func clusterStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names) ClusterStatus {
+	c := ClusterStatus{Name: nc.ConnectedClusterName(), Server: nc.ConnectedServerName(), Servers: nc.Servers()}
+	for _, name := range []string{names.WorkStream(), names.DeadStream(), "KV_" + names.BatchBucket()} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		info := s.CachedInfo()
+		ss := StreamStatus{Stream: name, Messages: info.State.Msgs}
+		if info.Cluster != nil {
+			ss.Leader = info.Cluster.Leader
+			for _, r := range info.Cluster.Replicas {
+				ss.Replicas = append(ss.Replicas, ReplicaStatus{Name: r.Name, Current: r.Current, Lag: r.Lag, Offline: r.Offline})
+			}
+		}
+		c.Streams = append(c.Streams, ss)
+	}
+	return c
+}
