@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/tracing"
 	"github.com/nats-io/nats.go"
 )
 
@@ -158,7 +159,8 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			b.Repeated++
 		}
 	}
-	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, dedup: p.cachedDedup()}
+	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, dedup: p.cachedDedup(), trace: nats.Header{}}
+	tracing.Inject(ctx, w.trace)
 	runErr := w.run(ctx)
 
 	// Record the outcome even when the caller's context has ended, so the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -72,6 +73,9 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 	msg, err := p.jobMsg(queue, batch, o.id, payload, o.headers)
 	if err != nil {
 		return "", err
+	}
+	if msg.Header.Get("traceparent") == "" {
+		tracing.Inject(ctx, msg.Header)
 	}
 	ctx, cancel := p.withTimeout(ctx)
 	defer cancel()

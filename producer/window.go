@@ -22,6 +22,7 @@ type window struct {
 	seq   *sequence
 	items []Item
 	queue string
+	trace nats.Header // the caller's trace context, added to every job
 
 	inflight []flight
 	waiting  []flight // to send again once due
@@ -121,6 +122,11 @@ func (w *window) send(fl flight) {
 	if fl.msg == nil {
 		it := w.items[fl.pos]
 		fl.msg = w.p.buildMsg(w.queue, w.b.ID, w.b.JobIDs[fl.pos], it.Payload, it.Headers)
+		for k, v := range w.trace {
+			if _, set := fl.msg.Header[k]; !set {
+				fl.msg.Header[k] = v
+			}
+		}
 	}
 	f, err := w.p.pub.PublishMsgAsync(fl.msg)
 	if err != nil {

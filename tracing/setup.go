@@ -1,0 +1,38 @@
+package tracing
+
+import (
+	"context"
+	"os"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Setup installs a global TracerProvider that exports spans over OTLP/HTTP
+// when the standard environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, and OTEL_TRACES_EXPORTER unset or
+// "otlp"; OTEL_SERVICE_NAME and the other OTEL_* variables apply as the
+// OpenTelemetry SDK reads them). Otherwise tracing stays off. The returned
+// function flushes and stops the exporter.
+func Setup(ctx context.Context, getenv func(string) string) (shutdown func(context.Context) error, err error) {
+	off := func(context.Context) error { return nil }
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if e := getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
+		return off, nil
+	}
+	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+		return off, nil
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return off, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	return tp.Shutdown, nil
+}
