@@ -15,6 +15,7 @@ func (a *app) brokerCommand() *cobra.Command {
 	var o broker.Options
 	var replicas int
 	var noProvision bool
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run an embedded NATS server with JetStream and provision the topology",
@@ -50,6 +51,22 @@ SIGINT or SIGTERM stops the broker, during start-up too.`,
 					return err
 				}
 			}
+			if metricsAddr != "" {
+				nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1))
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				js, err := jetstream.New(nc)
+				if err != nil {
+					return err
+				}
+				obs, err := a.observe(cmd.Context(), metricsAddr, nc, js, names)
+				if err != nil {
+					return err
+				}
+				defer obs.close()
+			}
 			fmt.Fprintln(a.stdout, srv.ClientURL())
 			a.log.Info("broker ready", "url", srv.ClientURL(), "store", o.StoreDir)
 			<-cmd.Context().Done()
@@ -66,6 +83,7 @@ SIGINT or SIGTERM stops the broker, during start-up too.`,
 	f.StringSliceVar(&o.Routes, "routes", nil, "cluster routes, nats://host:port,...")
 	f.IntVar(&replicas, "replicas", 1, "stream replicas when provisioning")
 	f.BoolVar(&noProvision, "no-provision", false, "do not create the streams and buckets")
+	f.StringVar(&metricsAddr, "metrics", "", "serve queue depth metrics, /healthz and /readyz on HOST:PORT")
 	_ = cmd.MarkFlagRequired("store")
 	return cmd
 }

@@ -19,10 +19,10 @@ import (
 
 func (a *app) produceCommand() *cobra.Command {
 	var (
-		name, queue, sourceFile string
-		every                   time.Duration
-		cycles                  int
-		provision               bool
+		name, queue, sourceFile, metricsAddr string
+		every                                time.Duration
+		cycles                               int
+		provision                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "produce --name N --queue Q --every D (--source-cmd PROGRAM [ARGS...] | --source-file FILE)",
@@ -83,14 +83,23 @@ by default) and changes nothing that exists; leave it off in a cluster where
 			if err != nil {
 				return err
 			}
+			obs, err := a.observe(cmd.Context(), metricsAddr, s.nc, s.js, s.names)
+			if err != nil {
+				return err
+			}
+			defer obs.close()
 			m, err := producer.NewManager(s.js, producer.ManagerConfig{
 				Name: name, Queue: queue, Interval: pickDur(every, s.cfg.Pool(queue).Interval), Source: src,
 				Cycles: cycles, Names: s.names, Logger: a.log,
-				OnCycle: func(r producer.CycleReport) { a.logCycle(r) },
+				OnCycle: func(r producer.CycleReport) {
+					obs.metrics.ObserveCycle(queue, r)
+					a.logCycle(r)
+				},
 			})
 			if err != nil {
 				return exitWith(ExitUsage, err)
 			}
+			obs.metrics.WatchManager(name, queue, m.Stats)
 			return m.Run(cmd.Context())
 		},
 	}
@@ -103,6 +112,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 	f.StringVar(&sourceFile, "source-file", "", "file whose lines are each cycle's jobs")
 	f.IntVar(&cycles, "cycles", 0, "stop after this many cycles (default: run until stopped)")
 	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
+	f.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on HOST:PORT")
 	return cmd
 }
 
