@@ -14,8 +14,15 @@
 //	    interval: 10s      # the producer's cycle (manager pools)
 //	    max_attempts: 5
 //	    backoff: {initial: 1s, max: 1m}
+//	# how to authenticate and secure the connection (see Client):
+//	nats_creds: /run/secrets/worker.creds   # or nats_user + nats_password, nats_token, nats_nkey
+//	nats_ca: /etc/jetpool/ca.pem
+//	nats_cert: /etc/jetpool/client.pem      # with nats_key, for mutual TLS
+//	nats_key: /run/secrets/client-key.pem
 //
-// NATS_URL overrides nats_url, JETPOOL_PREFIX overrides prefix.
+// NATS_URL overrides nats_url, JETPOOL_PREFIX overrides prefix, and NATS_USER,
+// NATS_PASSWORD, NATS_TOKEN, NATS_NKEY, NATS_CREDS, NATS_CERT, NATS_KEY, NATS_CA
+// and NATS_INBOX_PREFIX override their nats_ keys.
 package config
 
 import (
@@ -40,6 +47,9 @@ type Config struct {
 	Prefix   string          `yaml:"prefix"`
 	Replicas int             `yaml:"replicas"`
 	Pools    map[string]Pool `yaml:"pools"`
+	// Client authenticates and secures the connection: nats_user,
+	// nats_creds, nats_ca and the other nats_ keys.
+	Client `yaml:",inline"`
 }
 
 // Pool configures the workers or the manager of one queue. Zero fields take
@@ -60,7 +70,10 @@ type Backoff struct {
 
 // Load reads the file at path (none when path is empty), overlays the
 // environment and validates.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadEnv(path, os.LookupEnv) }
+
+// LoadEnv is Load with the environment read through lookup.
+func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 	cfg := &Config{}
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -71,7 +84,7 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
-	cfg.overlayEnv(os.LookupEnv)
+	cfg.overlayEnv(lookup)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,6 +109,7 @@ func (c *Config) overlayEnv(lookup func(string) (string, bool)) {
 	if v, ok := lookup("JETPOOL_PREFIX"); ok && v != "" {
 		c.Prefix = v
 	}
+	c.Client.overlayEnv(lookup)
 	if c.NATSURL == "" {
 		c.NATSURL = DefaultNATSURL
 	}
@@ -111,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("config: replicas: %d is not between 1 and 5", c.Replicas)
+	}
+	if err := c.Client.Validate(c.NATSURL); err != nil {
+		return err
 	}
 	queues := make([]string, 0, len(c.Pools))
 	for q := range c.Pools {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/jetpool/jetpool/config"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +25,7 @@ type app struct {
 	prefix     string
 	logFormat  string
 	logLevel   string
+	client     config.Client // the connection's security flags
 	log        *slog.Logger
 }
 
@@ -74,6 +76,18 @@ batches to learn when they are done and what became of every job.
 	f.StringVar(&a.prefix, "prefix", "", "subject prefix of the installation (default: config, $JETPOOL_PREFIX, then jetpool)")
 	f.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	// The connection's security, named as in the nats CLI. Defaults are
+	// never taken from the environment here, so --help shows no secret.
+	f.StringVar(&a.client.User, "user", "", "NATS user, with --password (default: $NATS_USER, then nats_user)")
+	f.StringVar((*string)(&a.client.Password), "password", "", "NATS password; prefer $NATS_PASSWORD, as flags show in ps (default: $NATS_PASSWORD, then nats_password)")
+	f.StringVar((*string)(&a.client.Token), "token", "", "NATS token; prefer $NATS_TOKEN (default: $NATS_TOKEN, then nats_token)")
+	f.StringVar(&a.client.NKey, "nkey", "", "NKey user seed FILE (default: $NATS_NKEY, then nats_nkey)")
+	f.StringVar(&a.client.Creds, "creds", "", "credentials FILE: user JWT and seed (default: $NATS_CREDS, then nats_creds)")
+	f.StringVar(&a.client.Cert, "tlscert", "", "client certificate FILE (PEM) for mutual TLS (default: $NATS_CERT, then nats_cert)")
+	f.StringVar(&a.client.Key, "tlskey", "", "client private key FILE (PEM) (default: $NATS_KEY, then nats_key)")
+	f.StringVar(&a.client.CA, "tlsca", "", "CA certificates FILE (PEM) that sign the servers' (default: $NATS_CA, then nats_ca, then the system's)")
+	f.BoolVar(&a.client.TLSFirst, "tlsfirst", false, "TLS handshake before the server's INFO (server with handshake_first)")
+	f.StringVar(&a.client.InboxPrefix, "inbox-prefix", "", "reply subject prefix instead of _INBOX, to match a user's permissions (default: $NATS_INBOX_PREFIX, then nats_inbox_prefix)")
 	root.AddCommand(
 		a.brokerCommand(),
 		a.workCommand(),

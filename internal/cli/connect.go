@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -29,12 +33,20 @@ func (s *session) close() { s.nc.Close() }
 
 // loadConfig reads the config file and applies the global flags over it.
 func (a *app) loadConfig() (*config.Config, jetpool.Names, error) {
-	cfg, err := config.Load(a.configPath)
+	lookup := func(k string) (string, bool) {
+		v := a.getenv(k)
+		return v, v != ""
+	}
+	cfg, err := config.LoadEnv(a.configPath, lookup)
 	if err != nil {
 		return nil, jetpool.Names{}, exitWith(ExitUsage, err)
 	}
 	if a.natsURL != "" {
 		cfg.NATSURL = a.natsURL
+	}
+	cfg.Client.Overlay(a.client)
+	if err := cfg.Client.Validate(cfg.NATSURL); err != nil {
+		return nil, jetpool.Names{}, exitWith(ExitUsage, err)
 	}
 	if a.prefix != "" {
 		cfg.Prefix = a.prefix
@@ -54,6 +66,10 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	secure, err := cfg.NATSOptions()
+	if err != nil {
+		return nil, exitWith(ExitUsage, err)
+	}
 	opts := []nats.Option{
 		nats.Name("jetpool"),
 		nats.Timeout(connectTimeout / 2),
@@ -64,6 +80,9 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("reconnected to NATS", "server", redact(nc.ConnectedUrl())) }),
 	}
+	opts = append(opts, secure...)
+	dialer := &dialRecorder{d: net.Dialer{Timeout: connectTimeout / 2}}
+	opts = append(opts, nats.SetCustomDialer(dialer))
 	if longLived {
 		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	}
@@ -74,7 +93,7 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 			// The inner error only: the URL may hold a password.
 			return nil, exitWith(ExitUsage, fmt.Errorf("bad NATS URL: %w", urlErr.Err))
 		}
-		return nil, exitWith(ExitUnavailable, fmt.Errorf("cannot reach NATS at %s: %w", redact(cfg.NATSURL), err))
+		return nil, exitWith(ExitUnavailable, connectError(cfg, dialer.lastAddr(), err))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -96,12 +115,51 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	return &session{cfg: cfg, names: names, nc: nc, js: js}, nil
 }
 
-// redact removes credentials from a server URL before it is printed.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+// connectError explains why nats.Connect failed, with a hint for what the
+// operator can change; addr is the server address dialed last.
+func connectError(cfg *config.Config, addr string, err error) error {
+	var (
+		verr  *tls.CertificateVerificationError
+		herr  x509.HostnameError
+		uaerr x509.UnknownAuthorityError
+		ierr  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &herr):
+		return fmt.Errorf("cannot connect to NATS at %s: TLS: the certificate of %s does not name %s: %w; connect with a host name it names",
+			redact(cfg.NATSURL), addr, herr.Host, herr)
+	case errors.As(err, &verr) || errors.As(err, &uaerr) || errors.As(err, &ierr):
+		return fmt.Errorf("cannot connect to NATS at %s: TLS: the certificate of %s failed verification: %w; give the CA that signed it with --tlsca (NATS_CA, nats_ca)",
+			redact(cfg.NATSURL), addr, err)
+	case errors.Is(err, nats.ErrTLS) || errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrSecureConnRequired):
+		return fmt.Errorf("cannot connect to NATS at %s: TLS with %s: %w (check --tlsca, --tlscert and --tlskey against the server's TLS settings)",
+			redact(cfg.NATSURL), addr, err)
+	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired):
+		return fmt.Errorf("NATS at %s refused the credentials: %w", redact(cfg.NATSURL), err)
 	}
-	u.User = url.User("REDACTED")
-	return u.String()
+	return fmt.Errorf("cannot reach NATS at %s: %w", redact(cfg.NATSURL), err)
 }
+
+// dialRecorder dials as nats.go would and remembers the address it dialed
+// last, so that a TLS failure can name the server that caused it.
+type dialRecorder struct {
+	d    net.Dialer
+	mu   sync.Mutex
+	last string
+}
+
+func (r *dialRecorder) Dial(network, addr string) (net.Conn, error) {
+	r.mu.Lock()
+	r.last = addr
+	r.mu.Unlock()
+	return r.d.Dial(network, addr)
+}
+
+func (r *dialRecorder) lastAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// redact removes credentials from server URLs before they are printed.
+func redact(raw string) string { return config.RedactURL(raw) }
