@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,9 @@ by default) and changes nothing that exists; leave it off in a cluster where
 				Concurrency: pick(concurrency, pc.Concurrency), Timeout: pickDur(timeout, pc.Timeout),
 				MaxAttempts: pick(maxAttempts, pc.MaxAttempts), ShutdownGrace: grace,
 				Backoff: consumer.Backoff{Initial: pc.Backoff.Initial, Max: pc.Backoff.Max},
+			}
+			if eh, ok := h.(*execHandler); ok {
+				eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
 			}
 			pool, err := consumer.New(s.js, cfg, h)
 			if err != nil {

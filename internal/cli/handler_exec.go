@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -20,12 +21,25 @@ const (
 	maxOutput      = 8 << 20
 )
 
+// execStopGrace is how long a program's process group has, once its job
+// times out or the worker stops at once, between SIGTERM and SIGKILL. It
+// also bounds how long the worker waits for output pipes a program's
+// leftover processes still hold after the program exits.
+const execStopGrace = 500 * time.Millisecond
+
 // execHandler runs a program once per job: payload on stdin, metadata in
 // the environment. No shell is involved.
+//
+// The program runs in a process group of its own, and every process of that
+// group ends with the job: a timeout or a stop sends SIGTERM to the group,
+// then SIGKILL after execStopGrace, and whatever the program leaves behind
+// when it exits is killed at once. A program that escapes the group (setsid,
+// a daemon) is beyond reach.
 type execHandler struct {
 	program string
 	args    []string
-	forward string // queue that receives stdout on success; none when empty
+	forward string        // queue that receives stdout on success; none when empty
+	timeout time.Duration // the pool's job timeout, for messages; 0 if unknown
 }
 
 func newExecHandler(argv []string, forward string) (*execHandler, error) {
@@ -51,10 +65,23 @@ func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
 		"JETPOOL_BATCH="+job.Batch,
 		"JETPOOL_ATTEMPT="+strconv.Itoa(job.Attempt),
 	)
-	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		return fmt.Errorf("%s killed: %w", h.program, ctx.Err())
+	ownGroup(cmd)
+	// At the context's end the group gets SIGTERM; WaitDelay later, os/exec
+	// kills the program and closes its pipes, and killGroup below ends the
+	// rest of the group.
+	cmd.Cancel = func() error { return signalGroup(cmd.Process, syscall.SIGTERM) }
+	cmd.WaitDelay = execStopGrace
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return h.ended(ctx, began)
+		}
+		return fmt.Errorf("run %s: %w", h.program, err)
+	}
+	err := cmd.Wait()
+	_ = signalGroup(cmd.Process, syscall.SIGKILL) // what the program left behind
+	if err != nil && ctx.Err() != nil {
+		return h.ended(ctx, began)
 	}
 	var exitErr *exec.ExitError
 	switch {
@@ -74,10 +101,43 @@ func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
 			return msg
 		}
 		return msg
+	case errors.Is(err, exec.ErrWaitDelay):
+		return fmt.Errorf("%s exited but processes it started held its output open for %s; they were killed: %w", h.program, execStopGrace, err)
 	default:
 		return fmt.Errorf("run %s: %w", h.program, err)
 	}
 }
+
+// ended is the error of a program stopped because ctx ended: a timeout or
+// the worker stopping. It wraps ctx's error.
+func (h *execHandler) ended(ctx context.Context, began time.Time) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s stopped: the worker is stopping: %w", h.program, ctx.Err())
+	}
+	limit := h.timeout
+	if limit <= 0 {
+		if deadline, ok := ctx.Deadline(); ok {
+			limit = deadline.Sub(began).Round(time.Millisecond)
+		}
+	}
+	return &timeoutError{program: h.program, limit: limit}
+}
+
+// timeoutError is a program killed at its job's timeout. It is a
+// context.DeadlineExceeded, so the pool adds nothing to its message.
+type timeoutError struct {
+	program string
+	limit   time.Duration
+}
+
+func (e *timeoutError) Error() string {
+	if e.limit <= 0 {
+		return e.program + " timed out"
+	}
+	return fmt.Sprintf("%s timed out after %s", e.program, e.limit)
+}
+
+func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // limitedBuffer keeps the first limit bytes written and drops the rest.
 type limitedBuffer struct {
