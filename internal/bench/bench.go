@@ -43,8 +43,9 @@ const (
 	// at once (nats.go's default).
 	RawWindow = 4000
 	// LatencySenders is how many goroutines send the paced jobs of the
-	// latency figure, each enqueueing one job at a time.
-	LatencySenders = 64
+	// latency figure, each enqueueing one job at a time: enough to keep the
+	// rate while each publish takes up to LatencySenders/rate.
+	LatencySenders = 256
 	// LatencyDuration is how long the paced run lasts, at most.
 	LatencyDuration = 3 * time.Second
 	// RSSConcurrency and RSSPayload shape the worker process whose peak

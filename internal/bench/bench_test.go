@@ -115,6 +115,10 @@ func TestBenchRepeatReportsMedians(t *testing.T) {
 	lo, hi := min(pubs[0], pubs[1], pubs[2]), max(pubs[0], pubs[1], pubs[2])
 	require.True(t, res.Publish.Jetpool >= lo && res.Publish.Jetpool <= hi, "median %v within %v", res.Publish.Jetpool, pubs)
 	require.NotEqual(t, lo, res.Publish.Jetpool, "the median of three is not the lowest")
+	var table bytes.Buffer
+	require.NoError(t, bench.WriteTable(&table, res))
+	require.Contains(t, table.String(), "medians of 3 runs")
+	require.Contains(t, table.String(), "median of each alternating pair's ratio")
 }
 
 func TestBenchRefusesBadOptions(t *testing.T) {

@@ -215,7 +215,12 @@ func WriteTable(w io.Writer, r *Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "\njetpool/raw: for throughput higher is better, for latency lower is better")
+	note := "\njetpool/raw: for throughput higher is better, for latency lower is better\n"
+	if r.Repeat > 1 {
+		note += "figures are medians of the runs; jetpool/raw is the median of each alternating pair's ratio,\n" +
+			"which can differ from the ratio of the medians (--json has every run)\n"
+	}
+	_, err := io.WriteString(w, note)
 	return err
 }
 

@@ -33,7 +33,7 @@ the same jobs, payload and concurrency, raw and jetpool runs alternating:
   end to end        publishing while consuming: raw until the stream is empty,
                     jetpool until the batch's Wait returns
   latency           publish to the start of handling, p50/p99/p99.9: jobs
-                    published one at a time (64 senders) at half of jetpool's
+                    published one at a time (256 senders) at half of jetpool's
                     end to end rate, raw and jetpool alike
   worker memory     peak RSS of a "jetpool work --builtin noop" process at
                     concurrency 256 with 4 KiB jobs (Linux)
