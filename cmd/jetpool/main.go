@@ -12,8 +12,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	// The first SIGINT or SIGTERM cancels the command's context: it stops
+	// gracefully. A second one asks it to stop at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	again := make(chan struct{})
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		close(again)
+	}()
+	code := cli.Main(cli.WithInterruptAgain(ctx, again), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
 }

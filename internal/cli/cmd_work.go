@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -36,7 +37,9 @@ func (a *app) workCommand() *cobra.Command {
   --builtin SPEC            noop, sleep=DURATION or fail=PROBABILITY.
 
 Stops gracefully on SIGINT or SIGTERM: running jobs finish within the grace
-period, jobs fetched but not started go back to the queue.
+period, jobs fetched but not started go back to the queue. A second SIGINT
+or SIGTERM stops at once: running jobs are cancelled (an --exec program's
+whole process group is ended) and go back to the queue; the exit code is 130.
 
 The worker never creates the streams or buckets: until "jetpool provision" (or
 "jetpool broker") has created them it waits, logging what is missing. It
@@ -77,11 +80,12 @@ by default) and changes nothing that exists; leave it off in a cluster where
 			if eh, ok := h.(*execHandler); ok {
 				eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
 			}
-			pool, err := consumer.New(s.js, cfg, h)
+			running := &runningJobs{h: h}
+			pool, err := consumer.New(s.js, cfg, running)
 			if err != nil {
 				return exitWith(ExitUsage, err)
 			}
-			return pool.Run(cmd.Context())
+			return a.runPool(cmd.Context(), pool, running, cmp.Or(grace, consumer.DefaultShutdownGrace))
 		},
 	}
 	f := cmd.Flags()
@@ -98,6 +102,78 @@ by default) and changes nothing that exists; leave it off in a cluster where
 	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
 	_ = cmd.MarkFlagRequired("queue")
 	return cmd
+}
+
+// runPool runs pool until ctx ends, then stops it gracefully: running jobs
+// get the grace to finish. An interrupt during that wait (see
+// [WithInterruptAgain]) cancels them at once and returns them to the queue.
+func (a *app) runPool(ctx context.Context, pool *consumer.Pool, running *runningJobs, grace time.Duration) error {
+	if err := pool.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	n := running.n.Load()
+	a.log.Info(fmt.Sprintf("stopping: finishing %d running %s within the grace (%s); interrupt again to stop at once", n, plural(n, "job", "jobs"), grace),
+		"running", n, "grace", grace)
+
+	now, stopNow := context.WithCancel(context.Background())
+	defer stopNow()
+	stopped := make(chan error, 1)
+	go func() { stopped <- pool.Stop(now) }()
+	select {
+	case err := <-stopped:
+		return err
+	case <-interruptedAgain(ctx):
+	}
+	n = running.n.Load()
+	a.log.Warn(fmt.Sprintf("interrupted again: cancelling %d running %s and returning them to the queue", n, plural(n, "job", "jobs")), "running", n)
+	stopNow()
+	<-stopped // returns at once: the pool's shutdown cancels the jobs
+	select {
+	case <-pool.Stopped():
+	case <-time.After(forceStopWait):
+		a.log.Warn("pool still stopping; exiting: jobs not yet returned come back after the consumer's AckWait", "waited", forceStopWait)
+	}
+	return exitWith(ExitInterrupted, errors.New("interrupted twice: running jobs were cancelled"))
+}
+
+// forceStopWait bounds how long a worker interrupted twice waits for its
+// cancelled jobs to be returned to the queue.
+const forceStopWait = 5 * time.Second
+
+type interruptAgainKey struct{}
+
+// WithInterruptAgain returns ctx carrying again, a channel closed when the
+// user interrupts a second time: a command that stops gracefully once ctx
+// ends (work) stops at once when again is closed.
+func WithInterruptAgain(ctx context.Context, again <-chan struct{}) context.Context {
+	return context.WithValue(ctx, interruptAgainKey{}, again)
+}
+
+// interruptedAgain returns the channel given to [WithInterruptAgain], or nil
+// (never ready) when there is none.
+func interruptedAgain(ctx context.Context) <-chan struct{} {
+	again, _ := ctx.Value(interruptAgainKey{}).(<-chan struct{})
+	return again
+}
+
+// runningJobs is a handler that counts the jobs it is running.
+type runningJobs struct {
+	h jetpool.Handler
+	n atomic.Int64
+}
+
+func (r *runningJobs) Handle(ctx context.Context, job *jetpool.Job) error {
+	r.n.Add(1)
+	defer r.n.Add(-1)
+	return r.h.Handle(ctx, job)
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // pickHandler builds the one handler the flags ask for.
