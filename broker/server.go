@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jetpool/jetpool/config"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -35,6 +37,23 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Logger receives the server's log; slog.Default() when nil.
 	Logger *slog.Logger
+
+	// ConfigFile is a nats-server configuration file: the server takes its
+	// users, permissions, accounts, TLS, limits and the rest from it. What
+	// these Options set wins over the file: Listen always (a server's
+	// address is jetpool's to choose; the file's listen, host and port are
+	// replaced, with a warning when they differ), StoreDir always (JetStream
+	// is always enabled), and HTTP, ServerName and the cluster settings
+	// when set. See docs/security.md.
+	ConfigFile string
+	// TLS, when set, makes every client connect with TLS; with ClientAuth
+	// tls.RequireAndVerifyClientCert and ClientCAs, clients must present a
+	// certificate those authorities signed (mutual TLS). It replaces the
+	// file's tls block.
+	TLS *tls.Config
+	// Users may connect with their password, within their Permissions (all
+	// subjects when nil), besides the file's users.
+	Users []*server.User
 }
 
 // Server is a running embedded nats-server. It holds the lock on its store
@@ -60,7 +79,11 @@ func Start(o Options) (*Server, error) { return StartContext(context.Background(
 // that nats-server is recovering is finished first, so that no file is
 // written once the lock is gone.
 func StartContext(ctx context.Context, o Options) (*Server, error) {
-	opts, err := o.serverOptions()
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	opts, err := o.serverOptions(logger)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +98,6 @@ func StartContext(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		lock.release()
 		return nil, fmt.Errorf("configure nats-server: %w", err)
-	}
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.Default()
 	}
 	fatal := &fatalCatcher{slogAdapter: &slogAdapter{l: logger.With("component", "nats-server")}, first: make(chan string, 1)}
 	ns.SetLoggerV2(fatal, false, false, false)
@@ -153,7 +172,9 @@ func (c *fatalCatcher) Fatalf(format string, v ...any) {
 	c.slogAdapter.Fatalf(format, v...)
 }
 
-func (o Options) serverOptions() (*server.Options, error) {
+// serverOptions merges o over the config file's options, logging to log
+// the file's settings that o replaces.
+func (o Options) serverOptions(log *slog.Logger) (*server.Options, error) {
 	if o.StoreDir == "" {
 		return nil, errors.New("broker: StoreDir is required")
 	}
@@ -165,40 +186,63 @@ func (o Options) serverOptions() (*server.Options, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := &server.Options{
-		ServerName: o.ServerName,
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   o.StoreDir,
-		NoSigs:     true,
-		MaxPayload: 8 << 20,
+	opts := &server.Options{}
+	if o.ConfigFile != "" {
+		// nats-server's errors name the file, line and key, never a
+		// value the file holds.
+		if opts, err = server.ProcessConfigFile(o.ConfigFile); err != nil {
+			return nil, fmt.Errorf("broker: server config: %w", err)
+		}
+		if opts.Port != 0 && (opts.Port != port || (opts.Host != "" && opts.Host != host)) {
+			log.Warn("the server config's listen address is replaced", "config", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), "listen", listen)
+		}
+		if opts.StoreDir != "" && opts.StoreDir != o.StoreDir {
+			log.Warn("the server config's JetStream store_dir is replaced", "config", opts.StoreDir, "store", o.StoreDir)
+		}
+	}
+	opts.Host, opts.Port = host, port
+	opts.JetStream = true
+	opts.StoreDir = o.StoreDir
+	opts.NoSigs = true
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = 8 << 20
+	}
+	if o.ServerName != "" {
+		opts.ServerName = o.ServerName
 	}
 	if o.HTTP != "" {
 		if opts.HTTPHost, opts.HTTPPort, err = splitHostPort("http", o.HTTP); err != nil {
 			return nil, err
 		}
 	}
+	if o.TLS != nil {
+		opts.TLSConfig = o.TLS
+		opts.TLS = true
+		opts.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+	}
+	opts.Users = append(opts.Users, o.Users...)
 	if o.ClusterName != "" || o.ClusterListen != "" || len(o.Routes) > 0 {
 		if o.ClusterName == "" || o.ClusterListen == "" {
 			return nil, errors.New("broker: a cluster member needs both a cluster name and a cluster listen address")
 		}
+		// The file may still give the cluster's TLS and authorization.
 		opts.Cluster.Name = o.ClusterName
 		if opts.Cluster.Host, opts.Cluster.Port, err = splitHostPort("cluster listen", o.ClusterListen); err != nil {
 			return nil, err
 		}
-		if opts.ServerName == "" {
-			// Cluster members need distinct names: the host and cluster port.
-			host, _ := os.Hostname()
-			opts.ServerName = fmt.Sprintf("%s-%d", host, opts.Cluster.Port)
-		}
+		opts.Routes = nil
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)
 			if err != nil || u.Host == "" {
-				return nil, fmt.Errorf("broker: route %q is not a URL like nats://host:6222", r)
+				return nil, fmt.Errorf("broker: route %q is not a URL like nats://host:6222", config.RedactURL(r))
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
+	}
+	if opts.Cluster.Port != 0 && opts.ServerName == "" {
+		// Cluster members need distinct names: the host and cluster port.
+		host, _ := os.Hostname()
+		opts.ServerName = fmt.Sprintf("%s-%d", host, opts.Cluster.Port)
 	}
 	return opts, nil
 }

@@ -132,9 +132,9 @@ func (c *Client) Overlay(flags Client) {
 	}
 }
 
-// authMethods lists the ways to authenticate that are set, by the source of
-// their first setting.
-func (c *Client) authMethods() []string {
+// AuthMethods lists the ways to authenticate that are set, each named by
+// the flag, variable or key that set it.
+func (c *Client) AuthMethods() []string {
 	var set []string
 	switch {
 	case c.User != "":
@@ -158,7 +158,7 @@ func (c *Client) authMethods() []string {
 // natsURL is the server URL, which may carry a user of its own. Errors name
 // settings by their source, never by their value.
 func (c *Client) Validate(natsURL string) error {
-	methods := c.authMethods()
+	methods := c.AuthMethods()
 	if len(methods) > 1 {
 		return fmt.Errorf("config: %s and %s are both set: authenticate one way (user and password, token, NKey or credentials)", methods[0], methods[1])
 	}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -26,11 +29,35 @@ While it runs, the broker holds an exclusive lock on its store directory
 second broker on the same --store exits at once, naming the directory,
 instead of corrupting the store. A busy --listen, --cluster-listen or
 --http address and an unusable store also fail at once, naming the cause.
-SIGINT or SIGTERM stops the broker, during start-up too.`,
+SIGINT or SIGTERM stops the broker, during start-up too.
+
+Security: --server-config FILE reads a nats-server configuration file
+(https://docs.nats.io/running-a-nats-service/configuration) for users and
+their permissions (authorization { users = [...] }, nkeys, accounts with
+"jetstream: enabled"), TLS for clients (tls { cert_file, key_file, ca_file,
+verify }) and for routes (cluster { tls {...}, authorization {...} }),
+limits and the rest. The broker's flags win over the file: --listen and
+--store always (the file's listen, port and store_dir are replaced, with a
+warning), --http, --server-name and the cluster flags when given.
+deploy/security/ holds ready least-privilege permission sets for producers,
+workers and admins; docs/security.md explains them.
+
+With users in the file, the broker provisions as a client: give it an admin
+user's credentials with the global flags (--creds, --nkey, --user and
+--password, --token) or their NATS_* variables, or start it with
+--no-provision and run "jetpool provision" as an admin. It connects in
+process, so it needs no TLS flags.
+
+  jetpool broker --store /data --listen 0.0.0.0:4222 \
+      --server-config /etc/jetpool/server.conf --nkey /run/secrets/admin.nk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, names, err := a.loadConfig()
+			cfg, names, err := a.loadConfig()
 			if err != nil {
+				return err
+			}
+			// Check the admin's credentials before the server starts.
+			if _, err := a.brokerClientOptions(cfg); err != nil {
 				return err
 			}
 			o.Logger = a.log
@@ -47,12 +74,12 @@ SIGINT or SIGTERM stops the broker, during start-up too.`,
 				a.log.Info("broker stopped")
 			}()
 			if !noProvision {
-				if err := provisionAt(cmd.Context(), srv.ClientURL(), broker.ProvisionOptions{Names: names, Replicas: replicas}); err != nil {
+				if err := a.provisionBroker(cmd.Context(), srv, cfg, broker.ProvisionOptions{Names: names, Replicas: replicas}); err != nil {
 					return err
 				}
 			}
 			if metricsAddr != "" {
-				nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1))
+				nc, err := a.brokerClient(srv, cfg, nats.MaxReconnects(-1))
 				if err != nil {
 					return err
 				}
@@ -77,6 +104,7 @@ SIGINT or SIGTERM stops the broker, during start-up too.`,
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "client address HOST:PORT (port -1: random)")
 	f.StringVar(&o.StoreDir, "store", "", "JetStream store directory, locked while the broker runs (required)")
 	f.StringVar(&o.HTTP, "http", "", "monitoring address HOST:PORT")
+	f.StringVar(&o.ConfigFile, "server-config", "", "nats-server configuration FILE: users, permissions, accounts, TLS (see above)")
 	f.StringVar(&o.ServerName, "server-name", "", "server name (default in a cluster: HOST-CLUSTERPORT)")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name")
 	f.StringVar(&o.ClusterListen, "cluster-listen", "", "cluster address HOST:PORT")
@@ -88,11 +116,51 @@ SIGINT or SIGTERM stops the broker, during start-up too.`,
 	return cmd
 }
 
-// provisionAt connects to url and provisions the topology there. In a
-// cluster the first attempts may fail until a meta leader is elected, so it
-// retries for a while.
-func provisionAt(ctx context.Context, url string, o broker.ProvisionOptions) error {
-	nc, err := nats.Connect(url)
+// brokerClientOptions are the options of the broker's own clients: the
+// command's credentials and inbox prefix. They connect in process, where
+// nats-server needs no TLS.
+func (a *app) brokerClientOptions(cfg *config.Config) ([]nats.Option, error) {
+	if err := cfg.Client.Validate(""); err != nil {
+		return nil, exitWith(ExitUsage, err)
+	}
+	opts, err := cfg.Client.AuthOptions()
+	if err != nil {
+		return nil, exitWith(ExitUsage, err)
+	}
+	if cfg.Client.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.Client.InboxPrefix))
+	}
+	return append(opts, nats.Name("jetpool-broker")), nil
+}
+
+// brokerClient connects to srv in process with the command's credentials.
+func (a *app) brokerClient(srv *broker.Server, cfg *config.Config, extra ...nats.Option) (*nats.Conn, error) {
+	opts, err := a.brokerClientOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	const hint = "give an admin user's with --creds, --nkey, --user and --password or --token (or their NATS_* variables), or start the broker with --no-provision"
+	if v, err := srv.NATS().Varz(nil); err == nil && v.AuthRequired && len(cfg.Client.AuthMethods()) == 0 {
+		return nil, exitWith(ExitUsage, errors.New("the broker's server config requires credentials, and the broker's own client has none: "+hint))
+	}
+	// The URL only names the server: the connection is in process, and a
+	// tls:// scheme would make nats.go ask for TLS there too.
+	url := strings.Replace(srv.ClientURL(), "tls://", "nats://", 1)
+	opts = append(opts, nats.InProcessServer(srv.NATS()), a.natsErrorHandler())
+	nc, err := nats.Connect(url, append(opts, extra...)...)
+	if err != nil {
+		// A refused in-process client may see a closed pipe rather than
+		// the authorization error.
+		return nil, exitWith(ExitUsage, fmt.Errorf("the broker's own client could not connect with the credentials given (%s): %w", hint, err))
+	}
+	return nc, nil
+}
+
+// provisionBroker provisions the topology on srv. In a cluster the first
+// attempts may fail until a meta leader is elected, so it retries for a
+// while.
+func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *config.Config, o broker.ProvisionOptions) error {
+	nc, err := a.brokerClient(srv, cfg)
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,7 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("reconnected to NATS", "server", redact(nc.ConnectedUrl())) }),
+		a.natsErrorHandler(),
 	}
 	opts = append(opts, secure...)
 	dialer := &dialRecorder{d: net.Dialer{Timeout: connectTimeout / 2}}
@@ -138,6 +139,18 @@ func connectError(cfg *config.Config, addr string, err error) error {
 		return fmt.Errorf("NATS at %s refused the credentials: %w", redact(cfg.NATSURL), err)
 	}
 	return fmt.Errorf("cannot reach NATS at %s: %w", redact(cfg.NATSURL), err)
+}
+
+// natsErrorHandler logs a connection's asynchronous errors, such as a
+// permissions violation, instead of nats.go's default print to os.Stderr.
+func (a *app) natsErrorHandler() nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		if sub != nil {
+			a.log.Error("NATS", "error", err, "subscription", sub.Subject)
+			return
+		}
+		a.log.Error("NATS", "error", err)
+	})
 }
 
 // dialRecorder dials as nats.go would and remembers the address it dialed
