@@ -191,6 +191,13 @@ func (a *app) provisionCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "provision [QUEUE...]",
 		Short: "Create or update the streams, buckets and queue consumers, idempotently",
+		Long: `Create or update the streams, buckets and queue consumers, idempotently.
+
+Existing streams and consumers are updated to the flags: a queue's consumer
+gets the --ack-wait given (30s when not), and --max-ack-pending when given
+(left as it is when not, so what a worker pool raised stays). A setting
+JetStream cannot change on an existing consumer or stream is an error that
+names it.`,
 		RunE: func(cmd *cobra.Command, queues []string) error {
 			s, err := a.connect(cmd.Context(), false)
 			if err != nil {
@@ -213,6 +220,7 @@ func (a *app) provisionCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.IntVar(&replicas, "replicas", 0, "stream replicas (default: config, then 1)")
 	f.DurationVar(&o.AckWait, "ack-wait", 0, "redelivery delay of an unacknowledged job (default 30s)")
+	f.IntVar(&o.MaxAckPending, "max-ack-pending", 0, "unacknowledged jobs a queue's consumer allows at once (default 10000, never lowered when not given)")
 	f.Int32Var(&o.MaxMsgSize, "max-msg-size", 0, "largest job message in bytes (default 1MiB)")
 	f.Int64Var(&o.MaxMsgs, "max-msgs", 0, "work stream message limit (default none)")
 	f.DurationVar(&o.Duplicates, "dedup-window", 0, "deduplication window (default 2m)")

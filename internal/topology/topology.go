@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -79,6 +81,7 @@ func (o Options) WithDefaults() Options {
 // Provision creates or updates the work and dead-letter streams, the key-value
 // buckets and one durable consumer per queue.
 func Provision(ctx context.Context, js jetstream.JetStream, o Options, queues ...string) error {
+	given := o // EnsureQueue tells a MaxAckPending given from the default
 	o = o.WithDefaults()
 	for _, q := range queues {
 		if err := jetpool.ValidateQueue(q); err != nil {
@@ -92,7 +95,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, o Options, queues ..
 		return err
 	}
 	for _, q := range queues {
-		if _, err := EnsureQueue(ctx, js, o, q, 0); err != nil {
+		if _, err := EnsureQueue(ctx, js, given, q, 0); err != nil {
 			return err
 		}
 	}
@@ -227,10 +230,16 @@ func bucketConfigsOf(o Options) (batches, leases jetstream.KeyValueConfig) {
 }
 
 // EnsureQueue returns the durable consumer of queue, creating the streams and
-// the consumer when missing. An existing consumer is left as it is, except
-// that its MaxAckPending is raised to minAckPending when lower. It is for
+// the consumer when missing. It brings an existing consumer in line with o:
+// its AckWait, MaxDeliver, filter and description, and its MaxAckPending,
+// which is never set below minAckPending nor, when o leaves it unset, below
+// what the consumer has (a pool may have raised it). A setting JetStream
+// cannot change on an existing consumer (its deliver or ack policy, push
+// delivery), or a change it refuses, is an error naming the consumer and the
+// setting. It is for
 // provisioning; other clients use [OpenQueue] or [CreateQueue].
 func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue string, minAckPending int) (jetstream.Consumer, error) {
+	keepAckPending := o.MaxAckPending <= 0
 	o = o.WithDefaults()
 	if err := jetpool.ValidateQueue(queue); err != nil {
 		return nil, err
@@ -238,12 +247,15 @@ func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue s
 	n := o.Names
 	cons, err := js.Consumer(ctx, n.WorkStream(), n.ConsumerName(queue))
 	if err == nil {
-		return raiseAckPending(ctx, js, o, queue, cons, minAckPending)
+		return updateQueue(ctx, js, o, queue, cons, minAckPending, keepAckPending)
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if err := EnsureStreams(ctx, js, o); err != nil {
 			return nil, err
 		}
+	} else if errors.Is(err, jetstream.ErrNotPullConsumer) {
+		return nil, fmt.Errorf("consumer %s of stream %s is a push consumer (DeliverSubject set), and JetStream cannot change DeliverSubject to make it the pull consumer jetpool needs: delete the consumer (nats consumer rm %s %s) and provision again: %w",
+			n.ConsumerName(queue), n.WorkStream(), n.WorkStream(), n.ConsumerName(queue), err)
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("look up consumer %s on stream %s: %w", queue, n.WorkStream(), err)
 	}
@@ -252,6 +264,68 @@ func EnsureQueue(ctx context.Context, js jetstream.JetStream, o Options, queue s
 		return nil, fmt.Errorf("create consumer %s on stream %s: %w", queue, n.WorkStream(), err)
 	}
 	return cons, nil
+}
+
+// updateQueue updates the settings of queue's existing consumer cons that
+// differ from what o asks, as [EnsureQueue] describes; it keeps those
+// jetpool does not set.
+func updateQueue(ctx context.Context, js jetstream.JetStream, o Options, queue string, cons jetstream.Consumer, minAckPending int, keepAckPending bool) (jetstream.Consumer, error) {
+	have := cons.CachedInfo().Config
+	want := consumerConfig(o, queue, minAckPending)
+	name, stream := want.Durable, o.Names.WorkStream()
+	for _, fixed := range []struct {
+		setting    string
+		have, want any
+	}{
+		{"DeliverPolicy", have.DeliverPolicy, want.DeliverPolicy},
+		{"AckPolicy", have.AckPolicy, want.AckPolicy},
+	} {
+		if fixed.have != fixed.want {
+			return nil, fmt.Errorf("consumer %s of stream %s has %s %q where jetpool needs %q, and JetStream cannot change %s on an existing consumer: delete the consumer (nats consumer rm %s %s) and provision again",
+				name, stream, fixed.setting, fmt.Sprint(fixed.have), fmt.Sprint(fixed.want), fixed.setting, stream, name)
+		}
+	}
+	cfg := have
+	cfg.Description = want.Description
+	cfg.FilterSubject, cfg.FilterSubjects = want.FilterSubject, nil
+	cfg.AckWait = want.AckWait
+	cfg.MaxDeliver = want.MaxDeliver
+	cfg.MaxAckPending = want.MaxAckPending
+	if keepAckPending {
+		cfg.MaxAckPending = max(cfg.MaxAckPending, have.MaxAckPending)
+	}
+	var changes []string
+	for _, c := range []struct {
+		setting    string
+		have, want any
+	}{
+		{"Description", have.Description, cfg.Description},
+		{"FilterSubject", have.FilterSubject, cfg.FilterSubject},
+		{"FilterSubjects", len(have.FilterSubjects), 0},
+		{"AckWait", have.AckWait, cfg.AckWait},
+		{"MaxDeliver", have.MaxDeliver, cfg.MaxDeliver},
+		{"MaxAckPending", have.MaxAckPending, cfg.MaxAckPending},
+	} {
+		if c.have != c.want {
+			changes = append(changes, fmt.Sprintf("%s %s to %s", c.setting, show(c.have), show(c.want)))
+		}
+	}
+	if len(changes) == 0 {
+		return cons, nil
+	}
+	cons, err := js.UpdateConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("update consumer %s of stream %s (%s): %w", name, stream, strings.Join(changes, ", "), err)
+	}
+	return cons, nil
+}
+
+// show formats a setting's value for a message, quoting strings.
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }
 
 // consumerConfig returns the configuration of queue's durable consumer. Its
