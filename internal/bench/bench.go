@@ -77,6 +77,8 @@ type Options struct {
 	// URL is the NATS server to measure; empty runs an embedded broker with
 	// file storage in a temporary directory.
 	URL string
+	// NATSOptions are added to both connections to URL: credentials, TLS.
+	NATSOptions []nats.Option
 	// Worker returns the command that runs a worker process with the given
 	// jetpool arguments ("work --queue ... --builtin noop"), for the memory
 	// figure; the memory figure is skipped when nil.
@@ -220,10 +222,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 func (b *bench) connect() error {
 	var err error
-	if b.pubConn, err = nats.Connect(b.url, nats.Name("jetpool-bench-publisher")); err != nil {
+	opts := func(name string) []nats.Option { return append([]nats.Option{nats.Name(name)}, b.o.NATSOptions...) }
+	if b.pubConn, err = nats.Connect(b.url, opts("jetpool-bench-publisher")...); err != nil {
 		return fmt.Errorf("bench: connect: %w", err)
 	}
-	if b.subConn, err = nats.Connect(b.url, nats.Name("jetpool-bench-consumer")); err != nil {
+	if b.subConn, err = nats.Connect(b.url, opts("jetpool-bench-consumer")...); err != nil {
 		b.pubConn.Close()
 		return fmt.Errorf("bench: connect: %w", err)
 	}
@@ -359,20 +362,31 @@ func (b *bench) provision(ctx context.Context, tag string) (*topology, error) {
 	return t, nil
 }
 
-// drop deletes t's streams and buckets, so that a shared server keeps
-// nothing of the bench and later steps do not share its files.
+// drop deletes t's streams and buckets (every stream named after its
+// prefix, key-value buckets' included, whatever provisioning made), so that
+// a shared server keeps nothing of the bench and later steps do not share
+// its files.
 func (b *bench) drop(t *topology) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n := t.names
-	for _, s := range []string{n.WorkStream(), n.DeadStream()} {
-		if err := b.subJS.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			b.log.Warn("bench: delete stream", "stream", s, "error", err)
+	norm := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
+	ours := []string{norm(t.names.Prefix()) + "_", norm("KV_"+t.names.Prefix()) + "_", norm("OBJ_"+t.names.Prefix()) + "_"}
+	names := b.subJS.StreamNames(ctx)
+	var doomed []string
+	for name := range names.Name() {
+		for _, p := range ours {
+			if strings.HasPrefix(norm(name), p) {
+				doomed = append(doomed, name)
+				break
+			}
 		}
 	}
-	for _, kv := range []string{n.BatchBucket(), n.LeaseBucket()} {
-		if err := b.subJS.DeleteKeyValue(ctx, kv); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			b.log.Warn("bench: delete bucket", "bucket", kv, "error", err)
+	if err := names.Err(); err != nil {
+		b.log.Warn("bench: list streams", "error", err)
+	}
+	for _, s := range doomed {
+		if err := b.subJS.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			b.log.Warn("bench: delete stream", "stream", s, "error", err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jetpool/jetpool/internal/bench"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (a *app) benchCommand() *cobra.Command {
@@ -48,7 +49,27 @@ stderr; --json prints every figure as one JSON object on stdout.`,
 			if err := o.Validate(); err != nil {
 				return exitWith(ExitUsage, fmt.Errorf("bench: %w", err))
 			}
-			o.URL = a.natsURL
+			// The connection flags a worker process needs to reach the same
+			// server; none for the embedded broker, whose URL the bench
+			// hands it.
+			var connFlags []string
+			if a.natsURL != "" {
+				cfg, _, err := a.loadConfig()
+				if err != nil {
+					return err
+				}
+				if o.NATSOptions, err = cfg.NATSOptions(); err != nil {
+					return exitWith(ExitUsage, err)
+				}
+				o.URL = cfg.NATSURL
+				cmd.Root().PersistentFlags().Visit(func(f *pflag.Flag) {
+					switch f.Name {
+					case "prefix", "log-level", "log-format":
+					default:
+						connFlags = append(connFlags, "--"+f.Name+"="+f.Value.String())
+					}
+				})
+			}
 			o.Logger = a.log
 			if !cmd.Root().PersistentFlags().Lookup("log-level").Changed {
 				o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -58,7 +79,7 @@ stderr; --json prints every figure as one JSON object on stdout.`,
 				if err != nil {
 					exe = os.Args[0]
 				}
-				return exec.CommandContext(ctx, exe, args...)
+				return exec.CommandContext(ctx, exe, append(args, connFlags...)...)
 			}
 			bar := a.newBenchProgress()
 			o.Progress = bar.update

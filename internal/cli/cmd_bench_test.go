@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,4 +70,23 @@ func TestBenchCommandRefusesBadFlags(t *testing.T) {
 	code := Main(context.Background(), []string{"bench", "--jobs", "0"}, strings.NewReader(""), &stdout, &stderr)
 	require.Equal(t, ExitUsage, code)
 	require.Contains(t, stderr.String(), "jobs 0 must be at least 1")
+}
+
+func TestBenchCommandOnAGivenServerLeavesNothing(t *testing.T) {
+	t.Setenv(benchChildEnv, "1")
+	env := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := Main(ctx, []string{"bench", "--nats-url", env.Server.ClientURL(), "--jobs", "500", "--concurrency", "4"},
+		strings.NewReader(""), &stdout, &stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", &stderr)
+	require.Contains(t, stdout.String(), "at the URL given")
+	require.Contains(t, stdout.String(), "worker peak RSS")
+
+	var left []string
+	for name := range env.JS.StreamNames(ctx).Name() {
+		left = append(left, name)
+	}
+	require.Empty(t, left, "the bench deletes every stream and bucket it made")
 }
