@@ -11,15 +11,17 @@ import (
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/metrics"
+	"github.com/jetpool/jetpool/tracing"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) workCommand() *cobra.Command {
 	var (
-		queue, forward, httpURL, builtin string
-		concurrency, maxAttempts         int
-		timeout, grace                   time.Duration
-		provision                        bool
+		queue, forward, httpURL, builtin, metricsAddr string
+		concurrency, maxAttempts                      int
+		timeout, grace                                time.Duration
+		provision                                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "work --queue Q (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
@@ -80,11 +82,19 @@ by default) and changes nothing that exists; leave it off in a cluster where
 			if eh, ok := h.(*execHandler); ok {
 				eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
 			}
+			obs, err := a.observe(cmd.Context(), metricsAddr, s.nc, s.js, s.names)
+			if err != nil {
+				return err
+			}
+			defer obs.close()
 			running := &runningJobs{h: h}
-			pool, err := consumer.New(s.js, cfg, running)
+			pool, err := consumer.New(s.js, cfg, jetpool.Chain(running, obs.metrics.Middleware(queue), tracing.Middleware(queue)))
 			if err != nil {
 				return exitWith(ExitUsage, err)
 			}
+			obs.metrics.WatchPool(queue, pool.Stats)
+			obs.metrics.AddReadiness("consumer", metrics.ConsumerBound(s.js, s.names, queue))
+			obs.announce(queue, cmp.Or(cfg.Concurrency, consumer.DefaultConcurrency), func() int { return int(running.n.Load()) })
 			return a.runPool(cmd.Context(), pool, running, cmp.Or(grace, consumer.DefaultShutdownGrace))
 		},
 	}
@@ -100,6 +110,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 	f.StringVar(&httpURL, "http", "", "POST each job to URL")
 	f.StringVar(&builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
 	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
+	f.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on HOST:PORT")
 	_ = cmd.MarkFlagRequired("queue")
 	return cmd
 }
