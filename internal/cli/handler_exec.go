@@ -117,7 +117,7 @@ func (h *execHandler) ended(ctx context.Context, began time.Time) error {
 	limit := h.timeout
 	if limit <= 0 {
 		if deadline, ok := ctx.Deadline(); ok {
-			limit = deadline.Sub(began).Round(time.Millisecond)
+			limit = deadline.Sub(began).Round(10 * time.Millisecond)
 		}
 	}
 	return &timeoutError{program: h.program, limit: limit}

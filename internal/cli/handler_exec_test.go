@@ -105,6 +105,7 @@ func TestExecHandlerEndsItsProcessGroup(t *testing.T) {
 	skipWithoutProc(t)
 	h, err := newExecHandler([]string{"sh", "-c", stubbornScript}, "")
 	require.NoError(t, err)
+	h.timeout = time.Second // as work sets it from --timeout
 	for _, tc := range []struct {
 		name    string
 		ctx     func() (context.Context, context.CancelFunc)
