@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,19 +57,20 @@ func newPKI(t *testing.T) *pki {
 	p.caKey = key
 	p.pool.AddCert(p.caCert)
 	p.ca = p.write(t, "ca.pem", "CERTIFICATE", der)
-	p.serverCert, p.serverKey = p.issue(t, "server", x509.ExtKeyUsageServerAuth)
+	// Routes use the server's certificate both ways.
+	p.serverCert, p.serverKey = p.issue(t, "server", x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	p.clientCert, p.clientKey = p.issue(t, "client", x509.ExtKeyUsageClientAuth)
 	p.serverPair, err = tls.LoadX509KeyPair(p.serverCert, p.serverKey)
 	require.NoError(t, err)
 	return p
 }
 
-func (p *pki) issue(t *testing.T, name string, usage x509.ExtKeyUsage) (cert, key string) {
+func (p *pki) issue(t *testing.T, name string, usage ...x509.ExtKeyUsage) (cert, key string) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &k.PublicKey, p.caKey)
 	require.NoError(t, err)
@@ -218,4 +221,63 @@ func TestBadConfigFileNamesIt(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
 	assert.NotContains(t, err.Error(), "S3cret")
+}
+
+// deploy/security/server.conf, with its /run/secrets files made for the
+// test and the users' public keys in the environment, secures a broker:
+// NKey users only, and mutual TLS.
+func TestShippedServerConfig(t *testing.T) {
+	p := newPKI(t)
+	for name, src := range map[string]string{"server-cert.pem": p.serverCert, "server-key.pem": p.serverKey, "ca.pem": p.ca} {
+		data, err := os.ReadFile(src)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(p.dir, name), data, 0o600))
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"server.conf", "permissions.conf"} {
+		data, err := os.ReadFile(filepath.Join("..", "deploy", "security", f))
+		require.NoError(t, err)
+		data = bytes.ReplaceAll(data, []byte("/run/secrets/"), []byte(p.dir+"/"))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), data, 0o600))
+	}
+	seeds := map[string]nats.Option{}
+	for _, role := range []string{"ADMIN", "PRODUCER", "WORKER"} {
+		kp, err := nkeys.CreateUser()
+		require.NoError(t, err)
+		pub, _ := kp.PublicKey()
+		t.Setenv("JETPOOL_"+role+"_NKEY", pub)
+		seeds[role] = nats.Nkey(pub, kp.Sign)
+	}
+	srv := startBroker(t, broker.Options{ConfigFile: filepath.Join(dir, "server.conf")})
+	url := srv.ClientURL()
+	require.True(t, strings.HasPrefix(url, "tls://"), url)
+
+	tlsOpts := []nats.Option{nats.RootCAs(p.ca), nats.ClientCert(p.clientCert, p.clientKey)}
+	admin, err := nats.Connect(url, append(tlsOpts, seeds["ADMIN"])...)
+	require.NoError(t, err)
+	defer admin.Close()
+	_, err = admin.Request("$JS.API.INFO", nil, 5*time.Second)
+	require.NoError(t, err)
+
+	_, err = nats.Connect(url, tlsOpts...)
+	assert.ErrorIs(t, err, nats.ErrAuthorization, "no user, no entry")
+
+	// Two nodes route to each other over the file's mutual TLS.
+	ports := []int{freePort(t), freePort(t)}
+	routes := []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[0]), fmt.Sprintf("nats://127.0.0.1:%d", ports[1])}
+	var nodes []*broker.Server
+	for i, port := range ports {
+		nodes = append(nodes, startBroker(t, broker.Options{ConfigFile: filepath.Join(dir, "server.conf"), ServerName: fmt.Sprintf("n%d", i),
+			ClusterName: "c", ClusterListen: fmt.Sprintf("127.0.0.1:%d", port), Routes: routes}))
+	}
+	require.Eventually(t, func() bool { return nodes[0].NATS().NumRoutes() > 0 && nodes[1].NATS().NumRoutes() > 0 }, 10*time.Second, 20*time.Millisecond,
+		"the nodes route over TLS")
+	// The route port speaks TLS at once and wants a node's certificate.
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		&tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{p.serverPair}, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err, "a TLS handshake on the route port")
+	conn.Close()
+	_, err = nats.Connect(url, nats.RootCAs(p.ca), seeds["WORKER"])
+	assert.Error(t, err, "no client certificate, no entry")
 }
