@@ -296,8 +296,8 @@ retry) [ "$JETPOOL_ATTEMPT" -ge 2 ] && exit 0; exit 75 ;;
 perm) echo "bad data" >&2; exit 65 ;;
 *) exit 0 ;;
 esac`
-	t.Setenv("ATTEMPT_LOG", log) // inherited by the worker and its programs
-	start(t, url, nil, "work", "--queue", "exec", "--max-attempts", "3", "--exec", "sh", "-c", script)
+	t.Setenv("ATTEMPT_LOG", log) // inherited by the worker, passed to its programs by --env
+	start(t, url, nil, "work", "--queue", "exec", "--max-attempts", "3", "--env", "ATTEMPT_LOG", "--exec", "sh", "-c", script)
 
 	var in strings.Builder
 	for _, line := range []string{"ok", "retry", "perm", "ok $(touch " + pwned + ")"} {

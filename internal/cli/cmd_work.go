@@ -19,6 +19,7 @@ import (
 func (a *app) workCommand() *cobra.Command {
 	var (
 		queue, forward, httpURL, builtin, metricsAddr string
+		passEnv                                       []string
 		concurrency, maxAttempts                      int
 		timeout, grace                                time.Duration
 		provision                                     bool
@@ -58,7 +59,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 					return exitWith(ExitUsage, err)
 				}
 			}
-			h, err := a.pickHandler(cmd, args, httpURL, builtin, forward)
+			h, err := a.pickHandler(cmd, args, httpURL, builtin, forward, passEnv)
 			if err != nil {
 				return exitWith(ExitUsage, err)
 			}
@@ -107,6 +108,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 	f.DurationVar(&grace, "grace", 0, "shutdown grace for running jobs (default 10s)")
 	f.StringVar(&forward, "forward", "", "queue that receives each completed job's output")
 	f.Bool("exec", false, "run PROGRAM [ARGS...] (the rest of the command line) per job")
+	f.StringArrayVar(&passEnv, "env", nil, "with --exec: pass this variable of the worker's environment to the program (repeatable); it gets only PATH, HOME and the job's JETPOOL_* variables otherwise")
 	f.StringVar(&httpURL, "http", "", "POST each job to URL")
 	f.StringVar(&builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
 	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
@@ -188,7 +190,7 @@ func plural(n int64, one, many string) string {
 }
 
 // pickHandler builds the one handler the flags ask for.
-func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, forward string) (jetpool.Handler, error) {
+func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, forward string, passEnv []string) (jetpool.Handler, error) {
 	useExec, _ := cmd.Flags().GetBool("exec")
 	n := 0
 	for _, set := range []bool{useExec, httpURL != "", builtin != ""} {
@@ -201,7 +203,7 @@ func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, f
 	}
 	switch {
 	case useExec:
-		return newExecHandler(args, forward)
+		return newExecHandler(args, forward, passEnv...)
 	case httpURL != "":
 		if len(args) > 0 {
 			return nil, errors.New("unexpected arguments after --http URL")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,11 +39,20 @@ const execStopGrace = 500 * time.Millisecond
 type execHandler struct {
 	program string
 	args    []string
+	env     []string      // NAME=value the program gets besides the job's own
 	forward string        // queue that receives stdout on success; none when empty
 	timeout time.Duration // the pool's job timeout, for messages; 0 if unknown
 }
 
-func newExecHandler(argv []string, forward string) (*execHandler, error) {
+// execBaseEnv names the variables of the worker's environment that every
+// program gets; --env adds others by name. Nothing else passes, so the
+// worker's NATS credentials never reach job programs.
+func execBaseEnv() []string { return []string{"PATH", "HOME"} }
+
+// newExecHandler runs argv per job. The program's environment is PATH,
+// HOME, the variables named in pass (taken from the worker's environment
+// now, when set) and the job's JETPOOL_* variables.
+func newExecHandler(argv []string, forward string, pass ...string) (*execHandler, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("--exec needs a program")
 	}
@@ -50,21 +60,48 @@ func newExecHandler(argv []string, forward string) (*execHandler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--exec program %q: %w", argv[0], err)
 	}
-	return &execHandler{program: path, args: argv[1:], forward: forward}, nil
+	var env []string
+	for _, name := range append(execBaseEnv(), pass...) {
+		if name == "" || strings.ContainsAny(name, "=\x00") {
+			return nil, fmt.Errorf("--env %q: not a variable name", name)
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	return &execHandler{program: path, args: argv[1:], env: env, forward: forward}, nil
+}
+
+// jobEnv returns the job's JETPOOL_* variables, refusing metadata that
+// cannot be an environment value (a raw publisher may send anything).
+func jobEnv(job *jetpool.Job) ([]string, error) {
+	for kind, v := range map[string]string{"job ID": job.ID, "queue": job.Queue, "batch ID": job.Batch} {
+		if v == "" {
+			continue
+		}
+		if err := jetpool.ValidateName(kind, v); err != nil {
+			return nil, jetpool.Permanent(fmt.Errorf("job metadata unfit for the program's environment: %w", err))
+		}
+	}
+	return []string{
+		"JETPOOL_JOB_ID=" + job.ID,
+		"JETPOOL_QUEUE=" + job.Queue,
+		"JETPOOL_BATCH=" + job.Batch,
+		"JETPOOL_ATTEMPT=" + strconv.Itoa(job.Attempt),
+	}, nil
 }
 
 func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
+	jobVars, err := jobEnv(job)
+	if err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, h.program, h.args...)
 	cmd.Stdin = bytes.NewReader(job.Payload)
 	var stdout, stderr limitedBuffer
 	stdout.limit, stderr.limit = maxOutput, 4096
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append(os.Environ(),
-		"JETPOOL_JOB_ID="+job.ID,
-		"JETPOOL_QUEUE="+job.Queue,
-		"JETPOOL_BATCH="+job.Batch,
-		"JETPOOL_ATTEMPT="+strconv.Itoa(job.Attempt),
-	)
+	cmd.Env = append(append([]string(nil), h.env...), jobVars...)
 	ownGroup(cmd)
 	// At the context's end the group gets SIGTERM; WaitDelay later, os/exec
 	// kills the program and closes its pipes, and killGroup below ends the
@@ -78,7 +115,7 @@ func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
 		}
 		return fmt.Errorf("run %s: %w", h.program, err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	_ = signalGroup(cmd.Process, syscall.SIGKILL) // what the program left behind
 	if err != nil && ctx.Err() != nil {
 		return h.ended(ctx, began)

@@ -103,9 +103,6 @@ func skipWithoutProc(t *testing.T) {
 // that ignore SIGTERM included, within the stop grace: not only the program.
 func TestExecHandlerEndsItsProcessGroup(t *testing.T) {
 	skipWithoutProc(t)
-	h, err := newExecHandler([]string{"sh", "-c", stubbornScript}, "")
-	require.NoError(t, err)
-	h.timeout = time.Second // as work sets it from --timeout
 	for _, tc := range []struct {
 		name    string
 		ctx     func() (context.Context, context.CancelFunc)
@@ -124,6 +121,9 @@ func TestExecHandlerEndsItsProcessGroup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "pids")
 			t.Setenv("JETPOOL_TEST_PIDS", file)
+			h, err := newExecHandler([]string{"sh", "-c", stubbornScript}, "", "JETPOOL_TEST_PIDS")
+			require.NoError(t, err)
+			h.timeout = time.Second // as work sets it from --timeout
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			type result struct {
@@ -160,7 +160,7 @@ func TestExecHandlerKillsLeftovers(t *testing.T) {
 	skipWithoutProc(t)
 	file := filepath.Join(t.TempDir(), "pids")
 	t.Setenv("JETPOOL_TEST_PIDS", file)
-	h, err := newExecHandler([]string{"sh", "-c", `echo $$ >> "$JETPOOL_TEST_PIDS"; sleep 60 >/dev/null 2>&1 & echo $! >> "$JETPOOL_TEST_PIDS"; echo $$ >> "$JETPOOL_TEST_PIDS"`}, "")
+	h, err := newExecHandler([]string{"sh", "-c", `echo $$ >> "$JETPOOL_TEST_PIDS"; sleep 60 >/dev/null 2>&1 & echo $! >> "$JETPOOL_TEST_PIDS"; echo $$ >> "$JETPOOL_TEST_PIDS"`}, "", "JETPOOL_TEST_PIDS")
 	require.NoError(t, err)
 	require.NoError(t, h.Handle(context.Background(), &jetpool.Job{ID: "j", Attempt: 1}))
 	allGone(t, readPIDs(t, file), 100*time.Millisecond)
@@ -176,7 +176,7 @@ func TestWorkExecTimeoutEndsProcessGroup(t *testing.T) {
 	t.Setenv("JETPOOL_TEST_PIDS", file)
 	var out, errs lockedBuffer
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"--nats-url", url, "provision", "q"}, strings.NewReader(""), &out, &errs), errs.String())
-	worker := runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--timeout", "1s", "--max-attempts", "1",
+	worker := runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--timeout", "1s", "--max-attempts", "1", "--env", "JETPOOL_TEST_PIDS",
 		"--exec", "sh", "-c", stubbornScript)
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"--nats-url", url, "enqueue", "q", "-", "--batch", "b"}, strings.NewReader("x\n"), &out, &errs), errs.String())
 
