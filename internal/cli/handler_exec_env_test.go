@@ -25,7 +25,10 @@ func TestExecEnvironmentIsAnAllowList(t *testing.T) {
 	require.NoError(t, err)
 	payload := "a;b && $(touch x) `id` | c\nsecond line\x00after NUL"
 	job := (&jetpool.Job{ID: "j-1", Queue: "q", Batch: "b", Attempt: 2, Payload: []byte(payload)}).WithForwarder(
-		func(_ context.Context, _ string, p []byte, _ nats.Header) (string, error) { out.Write(p); return "f", nil })
+		func(_ context.Context, _ string, p []byte, _ nats.Header) (string, error) {
+			out.Write(p)
+			return "f", nil
+		})
 	h.forward = "next"
 	require.NoError(t, h.Handle(context.Background(), job))
 
