@@ -99,6 +99,7 @@ batches to learn when they are done and what became of every job.
 		a.provisionCommand(),
 		a.demoCommand(),
 		a.benchCommand(),
+		a.healthCommand(),
 	)
 	return root
 }
