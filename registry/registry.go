@@ -18,6 +18,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// announceEvery is the longest time between two announcements.
+const announceEvery = 2 * time.Second
+
 // Worker is what a worker process announces.
 type Worker struct {
 	ID          string    `json:"id"`
@@ -42,7 +45,8 @@ type Announcer struct {
 
 // NewAnnouncer opens the worker bucket (it never creates it: provisioning
 // does) and prepares w's announcements. running, when not nil, reports the
-// jobs running now. The announcement is refreshed three times per TTL.
+// jobs running now. The announcement is refreshed every 2 s, and at least
+// three times per TTL.
 func NewAnnouncer(ctx context.Context, js jetstream.JetStream, names jetpool.Names, w Worker, running func() int, log *slog.Logger) (*Announcer, error) {
 	kv, err := js.KeyValue(ctx, names.WorkerBucket())
 	if err != nil {
@@ -67,9 +71,11 @@ func NewAnnouncer(ctx context.Context, js jetstream.JetStream, names jetpool.Nam
 	if log == nil {
 		log = slog.Default()
 	}
-	every := st.TTL() / 3
+	// Often enough that status shows running jobs about as they are, and
+	// at least three times per TTL.
+	every := min(st.TTL()/3, announceEvery)
 	if every <= 0 {
-		every = 5 * time.Second
+		every = announceEvery
 	}
 	return &Announcer{kv: kv, w: w, running: running, every: every, log: log}, nil
 }
