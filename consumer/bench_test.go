@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
 )
 
 // The benchmarks compare the pool with a raw JetStream consumer on the same
@@ -324,5 +328,73 @@ func BenchmarkLatency(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
+	}
+}
+
+// rssJobs is how many 4 KiB jobs the worker process of BenchmarkWorkerRSS
+// runs per op.
+const rssJobs = 20000
+
+// BenchmarkWorkerRSS runs a worker process (this test binary, as
+// TestWorkerProcess) at concurrency 256 through queued 4 KiB jobs and
+// reports its peak resident set size.
+func BenchmarkWorkerRSS(b *testing.B) {
+	e := newBenchEnv(b)
+	var peak int
+	for i := range b.N {
+		b.StopTimer()
+		e.publish(b, i*rssJobs, rssJobs, 4096)
+		b.StartTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestWorkerProcess$", "-test.v")
+		cmd.Env = append(os.Environ(), "JETPOOL_BENCH_WORKER_URL="+e.Server.ClientURL(), "JETPOOL_BENCH_WORKER_JOBS="+strconv.Itoa(rssJobs))
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			b.Fatalf("worker process: %v\n%s", err, out)
+		}
+		var kib int
+		for line := range strings.Lines(string(out)) {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "peak-rss-kib "); ok {
+				kib, _ = strconv.Atoi(rest)
+			}
+		}
+		if kib == 0 {
+			b.Fatalf("worker process did not report its RSS:\n%s", out)
+		}
+		peak = max(peak, kib)
+	}
+	b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+}
+
+// TestWorkerProcess is the worker process of BenchmarkWorkerRSS; it skips
+// unless that benchmark runs it.
+func TestWorkerProcess(t *testing.T) {
+	url := os.Getenv("JETPOOL_BENCH_WORKER_URL")
+	if url == "" {
+		t.Skip("the worker process of BenchmarkWorkerRSS")
+	}
+	jobs, err := strconv.Atoi(os.Getenv("JETPOOL_BENCH_WORKER_JOBS"))
+	require.NoError(t, err)
+	_, js := natstest.Connect(t, url)
+	cd := newCountdown(jobs)
+	p, err := consumer.New(js, consumer.Config{Queue: benchQueue, Concurrency: 256, Logger: slog.New(slog.DiscardHandler)},
+		jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { cd.tick(); return nil }))
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background()))
+	select {
+	case <-cd.done:
+	case <-time.After(time.Minute):
+		t.Errorf("%d jobs left", cd.left.Load())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, p.Stop(ctx))
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			fmt.Printf("peak-rss-kib %s\n", strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+		}
 	}
 }

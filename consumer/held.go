@@ -48,8 +48,11 @@ func (p *Pool) settle(h held, op func(jetstream.Msg) error) error {
 	err := op(h.msg)
 	p.mu.Lock()
 	p.free = append(p.free, h.slot)
+	enough := len(p.free)-p.promised >= p.minPull
 	p.mu.Unlock()
-	p.wakePuller()
+	if enough { // enough free slots for a pull
+		p.wakePuller()
+	}
 	return err
 }
 

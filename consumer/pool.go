@@ -158,10 +158,13 @@ func (p *Pool) Run(ctx context.Context) error {
 	return p.Stop(context.Background())
 }
 
-// Stop stops pulling, returns jobs fetched but not started to the queue,
-// lets running jobs finish within the shutdown grace, then cancels and
-// returns the rest. It returns when every goroutine has ended or ctx ends.
-// Stop is safe to call more than once.
+// Stop stops pulling, returns to the queue at once (with a Nak) every job
+// fetched but not started, including those still arriving from the pulls it
+// drains, lets running jobs finish within the shutdown grace, then cancels
+// and returns the rest. A returned job's next delivery counts as an attempt:
+// JetStream counts deliveries and cannot take a message back uncounted. Stop
+// returns when every goroutine has ended or ctx ends, and is safe to call
+// more than once.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.stopOnce.Do(func() { go p.shutdown(ctx) })
 	select {

@@ -61,26 +61,41 @@ func (p *Pool) runPuller() {
 // pull opens pulls for the free slots not yet promised to a pull, while
 // there are at least minPull of them.
 func (p *Pool) pull() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for {
-		select {
-		case <-p.stopping: // closed under p.mu: no pull opens after shutdown drained them
-			return nil
-		default:
-		}
+		p.mu.Lock()
 		n := len(p.free) - p.promised
-		if n < p.minPull {
+		if p.isStopping() || n < p.minPull {
+			p.mu.Unlock()
 			return nil
-		}
-		it, err := p.cons.Messages(jetstream.PullMaxMessages(n), jetstream.StopAfter(n), jetstream.PullExpiry(pullExpiry))
-		if err != nil {
-			return err
 		}
 		p.promised += n
+		p.mu.Unlock()
+		// Messages sends its pull request on the first Next, in read.
+		it, err := p.cons.Messages(jetstream.PullMaxMessages(n), jetstream.StopAfter(n), jetstream.PullExpiry(pullExpiry))
+		p.mu.Lock()
+		if err != nil || p.isStopping() {
+			p.promised -= n
+			p.mu.Unlock()
+			if it != nil {
+				it.Stop()
+			}
+			return err
+		}
 		p.pulls[it] = struct{}{}
 		p.pullers.Add(1)
+		p.mu.Unlock()
 		go p.read(it, n)
+	}
+}
+
+// isStopping reports whether Stop has begun; checked under p.mu, it also
+// tells that shutdown has drained every pull registered so far.
+func (p *Pool) isStopping() bool {
+	select {
+	case <-p.stopping:
+		return true
+	default:
+		return false
 	}
 }
 
