@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"sort"
 	"time"
 
@@ -91,9 +92,20 @@ func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes YAML; unknown keys are errors. It does not validate.
+// Parse decodes YAML; unknown keys are errors. It does not validate. An
+// error names the key by its dotted path (pools.resize.timeout) and its
+// line, and an unknown key the nearest valid one.
 func Parse(data []byte) (*Config, error) {
 	cfg := &Config{}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if err := checkKeys(&doc, reflect.TypeFor[Config]()); err != nil {
+		return nil, err
+	}
+	// The checks above report what the decoder would, by key; the decoder
+	// still refuses unknown fields should the two ever disagree.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
