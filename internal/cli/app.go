@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/jetpool/jetpool/config"
 	"github.com/spf13/cobra"
@@ -73,7 +74,7 @@ batches to learn when they are done and what became of every job.
 	f := root.PersistentFlags()
 	f.StringVar(&a.natsURL, "nats-url", "", "NATS server URL (default: $NATS_URL, then the config file, then nats://127.0.0.1:4222)")
 	f.StringVar(&a.configPath, "config", "", "YAML configuration file")
-	f.StringVar(&a.prefix, "prefix", "", "subject prefix of the installation (default: config, $JETPOOL_PREFIX, then jetpool)")
+	f.StringVar(&a.prefix, "prefix", "", "subject prefix of the installation (default: $JETPOOL_PREFIX, then the config file's prefix, then jetpool)")
 	f.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	// The connection's security, named as in the nats CLI. Defaults are
@@ -121,19 +122,43 @@ func (a *app) setupLogging() error {
 	return nil
 }
 
-// version is the module version the binary was built from, with the
-// nats-server version it embeds.
-func version() string {
-	v, server := "(devel)", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/nats-io/nats-server/v2" {
-				server = d.Version
-			}
+// version is the module version the binary was built from, its commit
+// when built from a checkout, and the nats-server version it embeds.
+func version() string { return versionOf(debug.ReadBuildInfo()) }
+
+// versionOf formats build information: the module version ("devel" for
+// a build from a checkout), the VCS commit, its time and whether the tree
+// had changes, the embedded nats-server and the Go release.
+func versionOf(bi *debug.BuildInfo, ok bool) string {
+	v, server := "devel", "unknown"
+	if !ok || bi == nil {
+		return v + " (nats-server " + server + ")"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/nats-io/nats-server/v2" {
+			server = d.Version
 		}
 	}
-	return v + " (nats-server " + server + ")"
+	var vcs []string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			vcs = append(vcs, "commit "+s.Value[:min(12, len(s.Value))])
+		case s.Key == "vcs.time":
+			vcs = append(vcs, s.Value)
+		case s.Key == "vcs.modified" && s.Value == "true":
+			vcs = append(vcs, "modified")
+		}
+	}
+	parts := []string{"nats-server " + server}
+	if len(vcs) > 0 {
+		parts = append([]string{strings.Join(vcs, ", ")}, parts...)
+	}
+	if bi.GoVersion != "" {
+		parts = append(parts, bi.GoVersion)
+	}
+	return v + " (" + strings.Join(parts, "; ") + ")"
 }

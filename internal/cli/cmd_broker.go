@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/config"
+	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -187,6 +189,7 @@ func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *conf
 
 func (a *app) provisionCommand() *cobra.Command {
 	var replicas int
+	var maxMsgSize int64
 	var o broker.ProvisionOptions
 	cmd := &cobra.Command{
 		Use:   "provision [QUEUE...]",
@@ -207,7 +210,7 @@ names it.`,
 			if replicas == 0 {
 				replicas = s.cfg.Replicas
 			}
-			o.Names, o.Replicas = s.names, replicas
+			o.Names, o.Replicas, o.MaxMsgSize = s.names, replicas, int32(maxMsgSize)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			if err := broker.Provision(ctx, s.js, o, queues...); err != nil {
@@ -221,7 +224,7 @@ names it.`,
 	f.IntVar(&replicas, "replicas", 0, "stream replicas (default: config, then 1)")
 	f.DurationVar(&o.AckWait, "ack-wait", 0, "redelivery delay of an unacknowledged job (default 30s)")
 	f.IntVar(&o.MaxAckPending, "max-ack-pending", 0, "unacknowledged jobs a queue's consumer allows at once (default 10000, never lowered when not given)")
-	f.Int32Var(&o.MaxMsgSize, "max-msg-size", 0, "largest job message in bytes (default 1MiB)")
+	f.Var(byteSizeFlag{n: &maxMsgSize, max: math.MaxInt32}, "max-msg-size", "largest job message: bytes, or with a unit KiB, MiB or GiB (default "+formatByteSize(topology.DefaultMaxMsgSize)+")")
 	f.Int64Var(&o.MaxMsgs, "max-msgs", 0, "work stream message limit (default none)")
 	f.DurationVar(&o.Duplicates, "dedup-window", 0, "deduplication window (default 2m)")
 	return cmd

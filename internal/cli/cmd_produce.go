@@ -25,9 +25,10 @@ func (a *app) produceCommand() *cobra.Command {
 		provision                            bool
 	)
 	cmd := &cobra.Command{
-		Use:   "produce --name N --queue Q --every D (--source-cmd PROGRAM [ARGS...] | --source-file FILE)",
+		Use:   "produce --name N --queue Q [--every D] (--source-cmd PROGRAM [ARGS...] | --source-file FILE)",
 		Short: "Run the periodic manager: every interval, enqueue a source's lines as a batch and wait for it",
-		Long: `Run the periodic manager. Each cycle's jobs are the output lines of
+		Long: `Run the periodic manager. Every --every (or the config file's
+pools.QUEUE.interval), it starts a cycle whose jobs are the output lines of
 --source-cmd (run once per cycle; everything after --source-cmd is its command
 line) or the lines of --source-file (read once per cycle). One manager per
 --name leads across all processes; others stand by. Each cycle logs its
@@ -44,8 +45,16 @@ by default) and changes nothing that exists; leave it off in a cluster where
 					return exitWith(ExitUsage, err)
 				}
 			}
-			if every <= 0 {
+			if cmd.Flags().Changed("every") && every <= 0 {
 				return exitWith(ExitUsage, fmt.Errorf("--every %s must be positive", every))
+			}
+			cfg, _, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			interval := pickDur(every, cfg.Pool(queue).Interval)
+			if interval <= 0 {
+				return exitWith(ExitUsage, fmt.Errorf("give --every D or pools.%s.interval in the config file", queue))
 			}
 			useCmd, _ := cmd.Flags().GetBool("source-cmd")
 			if useCmd == (sourceFile != "") {
@@ -89,7 +98,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 			}
 			defer obs.close()
 			m, err := producer.NewManager(s.js, producer.ManagerConfig{
-				Name: name, Queue: queue, Interval: pickDur(every, s.cfg.Pool(queue).Interval), Source: src,
+				Name: name, Queue: queue, Interval: interval, Source: src,
 				Cycles: cycles, Names: s.names, Logger: a.log,
 				OnCycle: func(r producer.CycleReport) {
 					obs.metrics.ObserveCycle(queue, r)
@@ -107,7 +116,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 	f.SetInterspersed(false) // everything after --source-cmd belongs to the program
 	f.StringVar(&name, "name", "", "manager name; one leader per name (required)")
 	f.StringVar(&queue, "queue", "", "queue to fill (required)")
-	f.DurationVar(&every, "every", 0, "interval between cycle starts (required)")
+	f.DurationVar(&every, "every", 0, "interval between cycle starts (default: the config file's pools.QUEUE.interval; one of the two is required)")
 	f.Bool("source-cmd", false, "run PROGRAM [ARGS...] (the rest of the command line) each cycle; its stdout lines are the jobs")
 	f.StringVar(&sourceFile, "source-file", "", "file whose lines are each cycle's jobs")
 	f.IntVar(&cycles, "cycles", 0, "stop after this many cycles (default: run until stopped)")

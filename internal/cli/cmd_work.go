@@ -59,6 +59,11 @@ by default) and changes nothing that exists; leave it off in a cluster where
 					return exitWith(ExitUsage, err)
 				}
 			}
+			for _, name := range []string{"concurrency", "max-attempts"} {
+				if n, _ := cmd.Flags().GetInt(name); cmd.Flags().Changed(name) && n < 1 {
+					return exitWith(ExitUsage, fmt.Errorf("--%s %d must be at least 1", name, n))
+				}
+			}
 			h, err := a.pickHandler(cmd, args, httpURL, builtin, forward, passEnv)
 			if err != nil {
 				return exitWith(ExitUsage, err)
