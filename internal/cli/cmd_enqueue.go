@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jetpool/jetpool"
@@ -20,7 +18,9 @@ func (a *app) enqueueCommand() *cobra.Command {
 		Long: `Enqueue one job whose payload is PAYLOAD (empty when absent) and print its ID.
 
 With '-', read one job per line from stdin and enqueue them as one batch
-whose job IDs are BATCH-LINE; print the batch ID on stdout. A publish that
+whose job IDs are BATCH-LINE; print the batch ID on stdout. Blank lines
+(empty or white space only) are skipped, as produce --source-file skips
+them; LINE is the line's number in the input, so IDs do not shift. A publish that
 JetStream does not acknowledge (an election, a reconnect) is sent again
 until the deadline. Exit 1 naming every line that was not enqueued.
 
@@ -76,19 +76,15 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 	return cmd
 }
 
-// enqueueLines enqueues stdin's lines as one batch. Job IDs are the batch ID
-// and the line number, so re-running with the same --batch is safe.
+// enqueueLines enqueues stdin's non-blank lines as one batch. Job IDs are
+// the batch ID and the line number, so re-running with the same --batch is
+// safe.
 func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batch string) error {
 	if batch == "" {
 		batch = producer.NewID()
 	}
-	var items []producer.Item
-	sc := bufio.NewScanner(a.stdin)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		items = append(items, producer.Item{ID: batch + "-" + strconv.Itoa(line), Payload: append([]byte(nil), sc.Bytes()...)})
-	}
-	if err := sc.Err(); err != nil {
+	items, err := readJobLines(a.stdin, batch+"-")
+	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
 	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatchID(batch))
@@ -103,7 +99,7 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 	if errors.As(err, &tl) {
 		lines := make([]string, len(tl.Items))
 		for i, item := range tl.Items {
-			lines[i] = strconv.Itoa(item + 1)
+			lines[i] = strings.TrimPrefix(items[item].ID, batch+"-")
 		}
 		if len(lines) > 100 {
 			lines = append(lines[:100], "...")

@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -30,7 +32,9 @@ func (a *app) produceCommand() *cobra.Command {
 		Long: `Run the periodic manager. Every --every (or the config file's
 pools.QUEUE.interval), it starts a cycle whose jobs are the output lines of
 --source-cmd (run once per cycle; everything after --source-cmd is its command
-line) or the lines of --source-file (read once per cycle). One manager per
+line) or the lines of --source-file (read once per cycle). Blank lines (empty or
+white space only) are skipped; a job's ID is the cycle's batch ID and its
+line's number, so removing a blank line renames no job. One manager per
 --name leads across all processes; others stand by. Each cycle logs its
 reconciliation report, and a warning when it outlasts the interval.
 
@@ -153,17 +157,27 @@ func (a *app) logCycle(r producer.CycleReport) {
 	a.log.Info("cycle", attrs...)
 }
 
-func linesToItems(data []byte) []producer.Item {
+// linesToItems reads a source's output or file as jobs, by the rule of
+// [readJobLines]: job IDs are line numbers, which the manager prefixes with
+// the cycle's batch.
+func linesToItems(data []byte) ([]producer.Item, error) {
+	return readJobLines(bytes.NewReader(data), "")
+}
+
+// readJobLines reads one job per line of r. Blank lines (empty or white
+// space only) are skipped, and a job's ID is idPrefix and its line's number,
+// so that IDs stay the same whether or not blank lines were removed.
+func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
 	var items []producer.Item
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
+	for line := 1; sc.Scan(); line++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		items = append(items, producer.Item{Payload: append([]byte(nil), sc.Bytes()...)})
+		items = append(items, producer.Item{ID: idPrefix + strconv.Itoa(line), Payload: append([]byte(nil), sc.Bytes()...)})
 	}
-	return items
+	return items, sc.Err()
 }
 
 func commandSource(path string, args []string) producer.Source {
@@ -176,7 +190,7 @@ func commandSource(path string, args []string) producer.Source {
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w: %s", path, err, bytes.TrimSpace(stderr.Bytes()))
 		}
-		return linesToItems(out), nil
+		return linesToItems(out)
 	}
 }
 
@@ -186,6 +200,6 @@ func fileSource(path string) producer.Source {
 		if err != nil {
 			return nil, err
 		}
-		return linesToItems(data), nil
+		return linesToItems(data)
 	}
 }
