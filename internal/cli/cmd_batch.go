@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool/producer"
@@ -47,7 +44,7 @@ Exit codes:
 				waitCtx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			bar := a.newProgress()
+			bar := newProgress(a.stderr, isTerminal(a.stderr), a.log)
 			r, err := p.Wait(waitCtx, args[0], producer.WithProgress(bar.update))
 			bar.finish(r)
 			if err != nil {
@@ -119,59 +116,4 @@ func (a *app) printReport(r *producer.Report, asJSON bool) {
 	for q, n := range r.DeadByQueue {
 		fmt.Fprintf(a.stdout, "  dead in %s: %d\n", q, n)
 	}
-}
-
-// progress shows a live bar on a terminal, and a log line a second elsewhere.
-type progress struct {
-	a        *app
-	terminal bool
-	last     time.Time
-	drawn    bool
-}
-
-func (a *app) newProgress() *progress {
-	return &progress{a: a, terminal: isTerminal(a.stderr)}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func (p *progress) update(r *producer.Report) {
-	if p.terminal {
-		fmt.Fprintf(p.a.stderr, "\r%s", bar(r, 30))
-		p.drawn = true
-		return
-	}
-	if time.Since(p.last) >= time.Second {
-		p.last = time.Now()
-		p.a.log.Info("batch progress", "batch", r.Batch, "expected", r.Expected, "completed", r.Completed, "dead", r.Dead, "pending", r.Pending)
-	}
-}
-
-// finish ends the bar's line, drawing r last when given; the next update
-// starts a new bar.
-func (p *progress) finish(r *producer.Report) {
-	if p.drawn {
-		if r != nil {
-			fmt.Fprintf(p.a.stderr, "\r%s", bar(r, 30))
-		}
-		fmt.Fprintln(p.a.stderr)
-		p.drawn = false
-	}
-}
-
-func bar(r *producer.Report, width int) string {
-	done := r.Completed + r.Dead
-	filled := 0
-	if r.Expected > 0 {
-		filled = min(width, done*width/r.Expected)
-	}
-	return fmt.Sprintf("[%s%s] %d/%d completed, %d dead, %d pending",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), r.Completed, r.Expected, r.Dead, r.Pending)
 }

@@ -124,7 +124,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 
 	var mu sync.Mutex
 	var cycles []producer.CycleReport
-	bar := a.newProgress()
+	bar := newProgress(a.stderr, isTerminal(a.stderr), a.log)
 	m, err := producer.NewManager(js, producer.ManagerConfig{
 		Name: "demo", Queue: "parse", Interval: o.interval, Cycles: o.cycles, Logger: log,
 		Source: func(context.Context) ([]producer.Item, error) {
@@ -136,7 +136,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 		},
 		Progress: bar.update,
 		OnCycle: func(r producer.CycleReport) {
-			bar.finish(nil)
+			bar.finish(r.Report)
 			mu.Lock()
 			cycles = append(cycles, r)
 			mu.Unlock()
