@@ -14,9 +14,10 @@ const (
 	DefaultTimeout       = time.Minute
 	DefaultMaxAttempts   = 5
 	DefaultShutdownGrace = 10 * time.Second
-	// DefaultMinPrefetch is the smallest default Prefetch: below it, pulls
-	// are too small to keep a few fast workers busy.
-	DefaultMinPrefetch = 64
+	// DefaultMinPrefetch is the smallest default Prefetch: with fewer
+	// jobs pulled ahead, fast jobs come in pulls too small to keep the
+	// workers busy.
+	DefaultMinPrefetch = 256
 )
 
 // Config configures a [Pool]. Only Queue is required.
@@ -27,14 +28,15 @@ type Config struct {
 	Names jetpool.Names
 	// Concurrency is how many jobs run at once in this process (4).
 	Concurrency int
-	// Prefetch is how many jobs may wait in this process beyond those
-	// running (the larger of Concurrency and 64): the pool never holds more
-	// than Concurrency+Prefetch unacknowledged jobs, and raises the queue
-	// consumer's MaxAckPending to at least that. Waiting jobs are
-	// heartbeated like running ones, so none is redelivered while the
-	// process lives, however long it waits. A larger Prefetch pulls in
-	// larger batches and keeps workers busy; a smaller one leaves more jobs
-	// to other processes and returns fewer at a stop.
+	// Prefetch is the most jobs that may wait in this process beyond those
+	// running (the larger of Concurrency and 256): the pool never holds
+	// more than Concurrency+Prefetch unacknowledged jobs, and raises the
+	// queue consumer's MaxAckPending to at least that. Within it, the pool
+	// pulls ahead about as many jobs as its workers finish in 10ms, and at
+	// least half of Concurrency: fast jobs come in large pulls that keep
+	// the workers busy, slow ones are left to other processes. Waiting jobs
+	// are heartbeated like running ones, so none is redelivered while the
+	// process lives, however long it waits. Stop returns them to the queue.
 	Prefetch int
 	// Timeout bounds one attempt; the handler's context is cancelled then (1m).
 	Timeout time.Duration

@@ -48,7 +48,8 @@ func (p *Pool) settle(h held, op func(jetstream.Msg) error) error {
 	err := op(h.msg)
 	p.mu.Lock()
 	p.free = append(p.free, h.slot)
-	enough := len(p.free)-p.promised >= p.minPull
+	n, least := p.room()
+	enough := n >= least
 	p.mu.Unlock()
 	if enough { // enough free slots for a pull
 		p.wakePuller()

@@ -31,9 +31,9 @@ type Pool struct {
 	stopOnce  sync.Once
 
 	cons      jetstream.Consumer
-	slots     []slot    // Concurrency+Prefetch: every job held, waiting or running
-	work      chan held // jobs held and not started, in delivery order
-	minPull   int       // fewest free slots worth a pull
+	slots     []slot       // Concurrency+Prefetch: every job held, waiting or running
+	work      chan held    // jobs held and not started, in delivery order
+	jobTime   atomic.Int64 // moving average of a job's time in a worker, ns; 0 before the first
 	heartbeat time.Duration
 
 	mu       sync.Mutex // guards free, promised, pulls; stopping closes under it
@@ -74,7 +74,6 @@ func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
 		log:        cfg.Logger.With("queue", cfg.Queue),
 		slots:      make([]slot, size),
 		work:       make(chan held, size),
-		minPull:    max(1, min(cfg.Prefetch, size/4)),
 		free:       make([]int, size),
 		pulls:      map[jetstream.MessagesContext]struct{}{},
 		wake:       make(chan struct{}, 1),
@@ -256,7 +255,9 @@ func (p *Pool) runWorker() {
 			default:
 			}
 			p.running.Add(1)
+			start := time.Now()
 			p.process(h)
+			p.recordJobTime(time.Since(start))
 			p.running.Add(-1)
 		}
 	}

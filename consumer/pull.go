@@ -14,6 +14,9 @@ const (
 	pullExpiry = 5 * time.Second
 	// pullRetry is the pause before pulling again after a pull failed.
 	pullRetry = time.Second
+	// prefetchHorizon is how far ahead the pool pulls: about as many jobs
+	// as its workers finish in this time wait for them (see Config.Prefetch).
+	prefetchHorizon = 10 * time.Millisecond
 )
 
 // How the pool pulls. Every pull is a Messages() iterator that asks for
@@ -22,9 +25,44 @@ const (
 // its reader never waits for a worker. The reader sits in Next() all along,
 // so the pull's heartbeats and status messages are read at once, and it moves
 // each job to its slot, where it is heartbeated, the moment it arrives: no
-// job waits unheartbeated in a buffer. A new pull opens when at least
-// minPull slots are free and unpromised; under load two or three pulls are
+// job waits unheartbeated in a buffer. A new pull opens when a quarter of the
+// wanted slots are free and unpromised; under load two or three pulls are
 // open at once, so workers never wait for a round trip.
+//
+// How many slots are wanted adapts to the jobs (see ahead): fast jobs use
+// every slot, in large pulls; slow jobs leave most of the queue to other
+// processes.
+
+// recordJobTime adds one job's time in a worker to the moving average.
+func (p *Pool) recordJobTime(d time.Duration) {
+	old := p.jobTime.Load()
+	if old == 0 {
+		p.jobTime.Store(int64(d))
+		return
+	}
+	p.jobTime.Store(old + (int64(d)-old)/8)
+}
+
+// ahead is how many jobs the pool wants to hold beyond its running ones:
+// about what its workers finish in prefetchHorizon, at least half of
+// Concurrency, at most Prefetch.
+func (p *Pool) ahead() int {
+	least := min(p.cfg.Prefetch, max(1, p.cfg.Concurrency/2))
+	d := p.jobTime.Load()
+	if d <= 0 {
+		return least
+	}
+	want := int64(p.cfg.Concurrency) * int64(prefetchHorizon) / d
+	return int(min(int64(p.cfg.Prefetch), max(int64(least), want)))
+}
+
+// room returns, under p.mu, how many jobs a new pull may ask for now and
+// the fewest worth a pull.
+func (p *Pool) room() (n, least int) {
+	ahead := p.ahead()
+	n = len(p.free) - p.promised - (p.cfg.Prefetch - ahead)
+	return n, max(1, min(ahead, (p.cfg.Concurrency+ahead)/4))
+}
 
 // wakePuller tells the puller that slots were freed or a pull ended.
 func (p *Pool) wakePuller() {
@@ -58,13 +96,13 @@ func (p *Pool) runPuller() {
 	}
 }
 
-// pull opens pulls for the free slots not yet promised to a pull, while
-// there are at least minPull of them.
+// pull opens pulls for the wanted free slots not yet promised to a pull,
+// while there are enough of them.
 func (p *Pool) pull() error {
 	for {
 		p.mu.Lock()
-		n := len(p.free) - p.promised
-		if p.isStopping() || n < p.minPull {
+		n, least := p.room()
+		if p.isStopping() || n < least {
 			p.mu.Unlock()
 			return nil
 		}
