@@ -40,8 +40,6 @@ const (
 	rawPullSize = 1000
 )
 
-var benchConcurrency = []int{8, 64, 256}
-
 // benchEnv is a broker with the bench queue provisioned, a connection for
 // the consumer under test and another for the publisher.
 type benchEnv struct {
@@ -185,26 +183,20 @@ func poolConsumer(concurrency int) consumerUnderTest {
 	}
 }
 
-// consumers lists, for each concurrency, the raw baseline and then the pool,
-// so that each pool figure has its baseline measured just before it.
-func consumers() []struct {
+// benchCase is a consumer under test and its sub-benchmark name.
+type benchCase struct {
 	name string
 	run  consumerUnderTest
-} {
-	var out []struct {
-		name string
-		run  consumerUnderTest
-	}
-	for _, c := range benchConcurrency {
+}
+
+// consumers lists, for concurrency 8, 64 and 256, the raw baseline and then
+// the pool, so that each pool figure has its baseline measured just before.
+func consumers() []benchCase {
+	var out []benchCase
+	for _, c := range []int{8, 64, 256} {
 		out = append(out,
-			struct {
-				name string
-				run  consumerUnderTest
-			}{fmt.Sprintf("c=%d/raw", c), rawConsumer},
-			struct {
-				name string
-				run  consumerUnderTest
-			}{fmt.Sprintf("c=%d/jetpool", c), poolConsumer(c)})
+			benchCase{fmt.Sprintf("c=%d/raw", c), rawConsumer},
+			benchCase{fmt.Sprintf("c=%d/jetpool", c), poolConsumer(c)})
 	}
 	return out
 }
@@ -292,10 +284,7 @@ const latencyRate = 15000
 // reports the time from each publish to the start of its job, p50 and p99,
 // for the raw consumer and the pool at concurrency 64.
 func BenchmarkLatency(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		run  consumerUnderTest
-	}{{"raw", rawConsumer}, {"jetpool", poolConsumer(64)}} {
+	for _, c := range []benchCase{{"raw", rawConsumer}, {"jetpool", poolConsumer(64)}} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newBenchEnv(b)
 			lat := make([]time.Duration, b.N)
