@@ -72,8 +72,10 @@ func (p *Producer) snapshot(ctx context.Context, m *Manifest) (*Report, error) {
 }
 
 func (p *Producer) reconcile(ctx context.Context, m *Manifest) (*Report, error) {
-	if m.Report != nil {
-		return m.Report, nil // finished and recorded
+	if m.Report != nil { // finished and recorded
+		r := *m.Report
+		r.Elapsed = time.Duration(r.ElapsedMS) * time.Millisecond // not stored as such
+		return &r, nil
 	}
 	work, dead, err := p.streams(ctx)
 	if err != nil {

@@ -1,12 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/dlq"
 	"github.com/spf13/cobra"
 )
@@ -45,6 +53,10 @@ func (a *app) dlqCommand() *cobra.Command {
 				}
 				return json.NewEncoder(a.stdout).Encode(letters)
 			}
+			if len(letters) == 0 {
+				fmt.Fprintf(a.stdout, "no dead jobs in queue %s\n", args[0])
+				return nil
+			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "JOB ID\tBATCH\tATTEMPTS\tDEAD AT\tERROR")
 			for _, l := range letters {
@@ -55,6 +67,7 @@ func (a *app) dlqCommand() *cobra.Command {
 	}
 	ls.Flags().BoolVar(&lsJSON, "json", false, "print a JSON array")
 
+	var showJSON bool
 	show := &cobra.Command{
 		Use: "show QUEUE ID", Short: "Show one dead job with its payload", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +80,10 @@ func (a *app) dlqCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !showJSON {
+				printLetter(a.stdout, l)
+				return nil
+			}
 			enc := json.NewEncoder(a.stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(struct {
@@ -75,6 +92,7 @@ func (a *app) dlqCommand() *cobra.Command {
 			}{l, string(l.Payload)})
 		},
 	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print one JSON object (the payload base64 in payload, as text in payload_text)")
 
 	var all bool
 	retry := &cobra.Command{
@@ -120,4 +138,49 @@ func (a *app) dlqCommand() *cobra.Command {
 	}
 	cmd.AddCommand(ls, show, retry, purge)
 	return cmd
+}
+
+// printLetter shows a dead job for people: its fields, then its payload as
+// text, or a note when the payload is not text.
+func printLetter(w io.Writer, l *dlq.Letter) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range [][2]string{
+		{"job", l.JobID}, {"queue", l.Queue}, {"batch", l.Batch}, {"attempts", strconv.Itoa(l.Attempts)},
+		{"dead at", l.DeadAt.Format(time.RFC3339)}, {"error", l.Error},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", f[0], f[1])
+	}
+	names := make([]string, 0, len(l.Headers))
+	for k := range l.Headers {
+		if strings.HasPrefix(k, "Nats-") {
+			continue // JetStream's own
+		}
+		switch k {
+		case jetpool.HeaderJobID, jetpool.HeaderQueue, jetpool.HeaderBatch,
+			jetpool.HeaderError, jetpool.HeaderAttempts, jetpool.HeaderDeadAt:
+			continue // shown above
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(tw, "header\t%s: %s\n", k, strings.Join(l.Headers[k], ", "))
+	}
+	fmt.Fprintf(tw, "payload\t%d bytes\n", len(l.Payload))
+	_ = tw.Flush()
+	switch {
+	case len(l.Payload) == 0:
+	case utf8.Valid(l.Payload) && !bytes.ContainsFunc(l.Payload, unprintable):
+		fmt.Fprintf(w, "\n%s", l.Payload)
+		if !bytes.HasSuffix(l.Payload, []byte("\n")) {
+			fmt.Fprintln(w)
+		}
+	default:
+		fmt.Fprintln(w, "\n(binary; --json shows it, base64)")
+	}
+}
+
+// unprintable is a control character other than a tab or a line end.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
 }

@@ -33,8 +33,9 @@ func (a *app) workCommand() *cobra.Command {
                             is its command line); payload on stdin; JETPOOL_JOB_ID,
                             JETPOOL_QUEUE, JETPOOL_BATCH, JETPOOL_ATTEMPT in its
                             environment. Exit 0: done (stdout is forwarded with
-                            --forward); 75: retry later; 65: dead-letter now; any
-                            other: a failed attempt. Killed at the timeout.
+                            --forward, else logged at --log-level debug); 75:
+                            retry later; 65: dead-letter now; any other: a
+                            failed attempt. Killed at the timeout.
   --http URL                POST the payload; 2xx done, 4xx (but 429) dead-letter
                             now, anything else retried.
   --builtin SPEC            noop, sleep=DURATION or fail=PROBABILITY.
@@ -208,7 +209,12 @@ func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, f
 	}
 	switch {
 	case useExec:
-		return newExecHandler(args, forward, passEnv...)
+		h, err := newExecHandler(args, forward, passEnv...)
+		if err != nil {
+			return nil, err
+		}
+		h.log = a.log
+		return h, nil
 	case httpURL != "":
 		if len(args) > 0 {
 			return nil, errors.New("unexpected arguments after --http URL")

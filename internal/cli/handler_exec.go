@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -20,6 +21,8 @@ const (
 	execRetryLater = 75 // EX_TEMPFAIL: retry later
 	execPermanent  = 65 // EX_DATAERR: dead-letter now
 	maxOutput      = 8 << 20
+	// maxLoggedOutput bounds the stdout a debug log line shows.
+	maxLoggedOutput = 4096
 )
 
 // execStopGrace is how long a program's process group has, once its job
@@ -42,6 +45,7 @@ type execHandler struct {
 	env     []string      // NAME=value the program gets besides the job's own
 	forward string        // queue that receives stdout on success; none when empty
 	timeout time.Duration // the pool's job timeout, for messages; 0 if unknown
+	log     *slog.Logger  // the program's stdout, when not forwarded, at debug level; none when nil
 }
 
 // execBaseEnv names the variables of the worker's environment that every
@@ -117,6 +121,11 @@ func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
 	}
 	err = cmd.Wait()
 	_ = signalGroup(cmd.Process, syscall.SIGKILL) // what the program left behind
+	if (h.forward == "" || err != nil) && stdout.Len() > 0 && h.log != nil && h.log.Enabled(ctx, slog.LevelDebug) {
+		out := stdout.Bytes()[:min(stdout.Len(), maxLoggedOutput)]
+		h.log.DebugContext(ctx, "program output", "job_id", job.ID, "queue", job.Queue, "batch", job.Batch,
+			"attempt", job.Attempt, "stdout", string(out), "bytes", stdout.Len())
+	}
 	if err != nil && ctx.Err() != nil {
 		return h.ended(ctx, began)
 	}
