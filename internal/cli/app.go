@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	code := exitCode(err)
 	if code == ExitOK {
 		return code
@@ -50,6 +51,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	if msg := exitMessage(err, code); msg != "" {
 		fmt.Fprintln(stderr, "jetpool:", msg)
+	}
+	if code == ExitUsage && cmd != nil && showUsage(err) {
+		fmt.Fprintf(stderr, "usage: %s\nrun '%s --help' for more\n", cmd.UseLine(), cmd.CommandPath())
 	}
 	return code
 }
@@ -70,7 +74,7 @@ batches to learn when they are done and what became of every job.
 			return a.setupLogging()
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(ExitUsage, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	f := root.PersistentFlags()
 	f.StringVar(&a.natsURL, "nats-url", "", "NATS server URL (default: $NATS_URL, then the config file, then nats://127.0.0.1:4222)")
 	f.StringVar(&a.configPath, "config", "", "YAML configuration file")
@@ -108,7 +112,7 @@ batches to learn when they are done and what became of every job.
 func (a *app) setupLogging() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return exitWith(ExitUsage, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
+		return usageError(fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch a.logFormat {
@@ -117,7 +121,7 @@ func (a *app) setupLogging() error {
 	case "json":
 		a.log = slog.New(slog.NewJSONHandler(a.stderr, opts))
 	default:
-		return exitWith(ExitUsage, fmt.Errorf("--log-format %q: use text or json", a.logFormat))
+		return usageError(fmt.Errorf("--log-format %q: use text or json", a.logFormat))
 	}
 	return nil
 }
@@ -162,3 +166,6 @@ func versionOf(bi *debug.BuildInfo, ok bool) string {
 	}
 	return v + " (" + strings.Join(parts, "; ") + ")"
 }
+
+// printJSON writes v to stdout as one JSON object on one line.
+func (a *app) printJSON(v any) error { return json.NewEncoder(a.stdout).Encode(v) }

@@ -190,6 +190,7 @@ func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *conf
 func (a *app) provisionCommand() *cobra.Command {
 	var replicas int
 	var maxMsgSize int64
+	var asJSON bool
 	var o broker.ProvisionOptions
 	cmd := &cobra.Command{
 		Use:   "provision [QUEUE...]",
@@ -216,6 +217,14 @@ names it.`,
 			if err := broker.Provision(ctx, s.js, o, queues...); err != nil {
 				return err
 			}
+			if asJSON {
+				return a.printJSON(struct {
+					WorkStream string   `json:"work_stream"`
+					DeadStream string   `json:"dead_stream"`
+					Replicas   int      `json:"replicas"`
+					Queues     []string `json:"queues"`
+				}{s.names.WorkStream(), s.names.DeadStream(), max(replicas, 1), append([]string{}, queues...)})
+			}
 			fmt.Fprintf(a.stdout, "provisioned %s and %s (replicas %d)\n", s.names.WorkStream(), s.names.DeadStream(), max(replicas, 1))
 			return nil
 		},
@@ -227,5 +236,6 @@ names it.`,
 	f.Var(byteSizeFlag{n: &maxMsgSize, max: math.MaxInt32}, "max-msg-size", "largest job message: bytes, or with a unit KiB, MiB or GiB (default "+formatByteSize(topology.DefaultMaxMsgSize)+")")
 	f.Int64Var(&o.MaxMsgs, "max-msgs", 0, "work stream message limit (default none)")
 	f.DurationVar(&o.Duplicates, "dedup-window", 0, "deduplication window (default 2m)")
+	f.BoolVar(&asJSON, "json", false, "print what was provisioned as one JSON object")
 	return cmd
 }

@@ -41,7 +41,7 @@ reconciliation line per cycle and a summary table, then cleans up.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.jobs < 1 || o.cycles < 1 || o.concurrency < 1 {
-				return exitWith(ExitUsage, fmt.Errorf("--jobs %d, --cycles %d and --concurrency %d must all be at least 1", o.jobs, o.cycles, o.concurrency))
+				return usageError(fmt.Errorf("--jobs %d, --cycles %d and --concurrency %d must all be at least 1", o.jobs, o.cycles, o.concurrency))
 			}
 			log := a.log
 			if !cmd.Flags().Lookup("log-level").Changed && !cmd.Root().PersistentFlags().Lookup("log-level").Changed {

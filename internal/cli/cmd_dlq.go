@@ -94,32 +94,41 @@ func (a *app) dlqCommand() *cobra.Command {
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print one JSON object (the payload base64 in payload, as text in payload_text)")
 
-	var all bool
+	var all, retryJSON bool
 	retry := &cobra.Command{
 		Use: "retry QUEUE (ID | --all)", Short: "Re-enqueue dead jobs with a fresh attempt count", Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) == 2) {
-				return exitWith(ExitUsage, errors.New("give a job ID or --all"))
+				return usageError(errors.New("give a job ID or --all"))
 			}
 			ad, done, err := admin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
+			res := retryResult{Queue: args[0]}
 			if all {
-				n, err := ad.RetryAll(cmd.Context(), args[0])
-				fmt.Fprintf(a.stdout, "retried %d jobs\n", n)
-				return err
+				res.Retried, err = ad.RetryAll(cmd.Context(), args[0])
+			} else if err = ad.Retry(cmd.Context(), args[0], args[1]); err == nil {
+				res.Retried, res.JobIDs = 1, []string{args[1]}
 			}
-			if err := ad.Retry(cmd.Context(), args[0], args[1]); err != nil {
-				return err
+			switch {
+			case retryJSON && (err == nil || res.Retried > 0):
+				if perr := a.printJSON(res); err == nil {
+					err = perr
+				}
+			case all:
+				fmt.Fprintf(a.stdout, "retried %d jobs\n", res.Retried)
+			case err == nil:
+				fmt.Fprintf(a.stdout, "retried %s\n", args[1])
 			}
-			fmt.Fprintf(a.stdout, "retried %s\n", args[1])
-			return nil
+			return err
 		},
 	}
 	retry.Flags().BoolVar(&all, "all", false, "retry every dead job of the queue")
+	retry.Flags().BoolVar(&retryJSON, "json", false, "print the result as one JSON object")
 
+	var purgeJSON bool
 	purge := &cobra.Command{
 		Use: "purge QUEUE", Short: "Delete every dead job of a queue", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -132,12 +141,26 @@ func (a *app) dlqCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if purgeJSON {
+				return a.printJSON(struct {
+					Queue  string `json:"queue"`
+					Purged int    `json:"purged"`
+				}{args[0], n})
+			}
 			fmt.Fprintf(a.stdout, "purged %d jobs\n", n)
 			return nil
 		},
 	}
+	purge.Flags().BoolVar(&purgeJSON, "json", false, "print the result as one JSON object")
 	cmd.AddCommand(ls, show, retry, purge)
 	return cmd
+}
+
+// retryResult is what dlq retry --json prints.
+type retryResult struct {
+	Queue   string   `json:"queue"`
+	Retried int      `json:"retried"`
+	JobIDs  []string `json:"job_ids,omitempty"` // given one ID: that job
 }
 
 // printLetter shows a dead job for people: its fields, then its payload as

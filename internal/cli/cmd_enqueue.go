@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 func (a *app) enqueueCommand() *cobra.Command {
 	var id, batch string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "enqueue QUEUE [PAYLOAD | -]",
 		Short: "Enqueue one job, or with '-' one job per stdin line as a batch",
@@ -34,12 +36,12 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			queue := args[0]
 			if err := jetpool.ValidateQueue(queue); err != nil {
-				return exitWith(ExitUsage, err)
+				return usageError(err)
 			}
 			for flag, v := range map[string]string{"--id": id, "--batch": batch} {
 				if v != "" {
 					if err := jetpool.ValidateName(flag, v); err != nil {
-						return exitWith(ExitUsage, err)
+						return usageError(err)
 					}
 				}
 			}
@@ -53,7 +55,7 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 				return err
 			}
 			if len(args) == 2 && args[1] == "-" {
-				return a.enqueueLines(cmd, p, queue, batch)
+				return a.enqueueLines(cmd, p, queue, batch, asJSON)
 			}
 			var payload []byte
 			if len(args) == 2 {
@@ -67,10 +69,18 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return a.printJSON(struct {
+					JobID string `json:"job_id"`
+					Queue string `json:"queue"`
+					Batch string `json:"batch"`
+				}{jobID, queue, cmp.Or(batch, jobID)})
+			}
 			fmt.Fprintln(a.stdout, jobID)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object: the job ID, or the batch's counts with '-'")
 	cmd.Flags().StringVar(&id, "id", "", "job ID, the deduplication key (default: random)")
 	cmd.Flags().StringVar(&batch, "batch", "", "batch ID (default: random with '-', the job's own ID otherwise)")
 	return cmd
@@ -79,7 +89,7 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 // enqueueLines enqueues stdin's non-blank lines as one batch. Job IDs are
 // the batch ID and the line number, so re-running with the same --batch is
 // safe.
-func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batch string) error {
+func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batch string, asJSON bool) error {
 	if batch == "" {
 		batch = producer.NewID()
 	}
@@ -88,7 +98,17 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 		return fmt.Errorf("reading stdin: %w", err)
 	}
 	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatchID(batch))
-	if b != nil && b.Enqueued+b.Repeated > 0 {
+	switch {
+	case asJSON && b != nil:
+		res := enqueueResult{Batch: b.ID, Queue: queue, Jobs: len(items), Enqueued: b.Enqueued, Repeated: b.Repeated, MayRepeat: b.MayRepeat,
+			NotEnqueued: make([]string, 0, len(b.Failed))}
+		for _, f := range b.Failed {
+			res.NotEnqueued = append(res.NotEnqueued, strings.TrimPrefix(f.ID, batch+"-"))
+		}
+		if perr := a.printJSON(res); perr != nil && err == nil {
+			err = perr
+		}
+	case b != nil && b.Enqueued+b.Repeated > 0:
 		fmt.Fprintln(a.stdout, b.ID)
 	}
 	if b != nil && b.MayRepeat > 0 {
@@ -127,4 +147,15 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 	}
 	a.log.Info("batch enqueued", "batch", b.ID, "jobs", b.Enqueued, "repeated", b.Repeated, "may_repeat", b.MayRepeat)
 	return nil
+}
+
+// enqueueResult is what enqueue - --json prints.
+type enqueueResult struct {
+	Batch       string   `json:"batch"`
+	Queue       string   `json:"queue"`
+	Jobs        int      `json:"jobs"`     // non-blank lines read
+	Enqueued    int      `json:"enqueued"` // stored by this run
+	Repeated    int      `json:"repeated"` // in the batch already
+	MayRepeat   int      `json:"may_repeat"`
+	NotEnqueued []string `json:"not_enqueued_lines"` // line numbers; re-run to publish them
 }

@@ -46,11 +46,11 @@ by default) and changes nothing that exists; leave it off in a cluster where
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for kind, v := range map[string]string{"--name": name, "--queue": queue} {
 				if err := jetpool.ValidateName(kind, v); err != nil {
-					return exitWith(ExitUsage, err)
+					return usageError(err)
 				}
 			}
 			if cmd.Flags().Changed("every") && every <= 0 {
-				return exitWith(ExitUsage, fmt.Errorf("--every %s must be positive", every))
+				return usageError(fmt.Errorf("--every %s must be positive", every))
 			}
 			cfg, _, err := a.loadConfig()
 			if err != nil {
@@ -58,28 +58,28 @@ by default) and changes nothing that exists; leave it off in a cluster where
 			}
 			interval := pickDur(every, cfg.Pool(queue).Interval)
 			if interval <= 0 {
-				return exitWith(ExitUsage, fmt.Errorf("give --every D or pools.%s.interval in the config file", queue))
+				return usageError(fmt.Errorf("give --every D or pools.%s.interval in the config file", queue))
 			}
 			useCmd, _ := cmd.Flags().GetBool("source-cmd")
 			if useCmd == (sourceFile != "") {
-				return exitWith(ExitUsage, errors.New("give exactly one source: --source-cmd PROGRAM [ARGS...] or --source-file FILE"))
+				return usageError(errors.New("give exactly one source: --source-cmd PROGRAM [ARGS...] or --source-file FILE"))
 			}
 			var src producer.Source
 			if useCmd {
 				if len(args) == 0 {
-					return exitWith(ExitUsage, errors.New("--source-cmd needs a program"))
+					return usageError(errors.New("--source-cmd needs a program"))
 				}
 				path, err := exec.LookPath(args[0])
 				if err != nil {
-					return exitWith(ExitUsage, fmt.Errorf("--source-cmd program %q: %w", args[0], err))
+					return usageError(fmt.Errorf("--source-cmd program %q: %w", args[0], err))
 				}
 				src = commandSource(path, args[1:])
 			} else {
 				if len(args) > 0 {
-					return exitWith(ExitUsage, fmt.Errorf("unexpected arguments %q", args))
+					return usageError(fmt.Errorf("unexpected arguments %q", args))
 				}
 				if _, err := os.Stat(sourceFile); err != nil {
-					return exitWith(ExitUsage, fmt.Errorf("--source-file: %w", err))
+					return usageError(fmt.Errorf("--source-file: %w", err))
 				}
 				src = fileSource(sourceFile)
 			}

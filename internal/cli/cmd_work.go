@@ -53,21 +53,21 @@ by default) and changes nothing that exists; leave it off in a cluster where
 "jetpool provision" owns the topology.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := jetpool.ValidateQueue(queue); err != nil {
-				return exitWith(ExitUsage, err)
+				return usageError(err)
 			}
 			if forward != "" {
 				if err := jetpool.ValidateQueue(forward); err != nil {
-					return exitWith(ExitUsage, err)
+					return usageError(err)
 				}
 			}
 			for _, name := range []string{"concurrency", "max-attempts"} {
 				if n, _ := cmd.Flags().GetInt(name); cmd.Flags().Changed(name) && n < 1 {
-					return exitWith(ExitUsage, fmt.Errorf("--%s %d must be at least 1", name, n))
+					return usageError(fmt.Errorf("--%s %d must be at least 1", name, n))
 				}
 			}
 			h, err := a.pickHandler(cmd, args, httpURL, builtin, forward, passEnv)
 			if err != nil {
-				return exitWith(ExitUsage, err)
+				return usageError(err)
 			}
 			s, err := a.connect(cmd.Context(), true)
 			if err != nil {

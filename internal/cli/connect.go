@@ -53,7 +53,7 @@ func (a *app) loadConfig() (*config.Config, jetpool.Names, error) {
 	}
 	names, err := jetpool.NewNames(cfg.Prefix)
 	if err != nil {
-		return nil, jetpool.Names{}, exitWith(ExitUsage, fmt.Errorf("--prefix: %w", err))
+		return nil, jetpool.Names{}, usageError(fmt.Errorf("--prefix: %w", err))
 	}
 	return cfg, names, nil
 }

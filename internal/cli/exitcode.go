@@ -36,8 +36,9 @@ const exitCodesHelp = `Exit codes:
 
 // exitError carries an explicit exit code up to Main.
 type exitError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	usage bool // Main prints the command's usage line after the message
 }
 
 func (e *exitError) Error() string {
@@ -50,6 +51,20 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 func exitWith(code int, err error) error { return &exitError{code: code, err: err} }
+
+// usageError is a bad argument or flag: it exits ExitUsage, and Main
+// follows its message with the command's usage line.
+func usageError(err error) error { return &exitError{code: ExitUsage, err: err, usage: true} }
+
+// showUsage reports whether err, exiting ExitUsage, is about the command
+// line (arguments or flags), not about a configuration file or credentials.
+func showUsage(err error) bool {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.usage
+	}
+	return isUsageError(err)
+}
 
 // unavailableErrors mean that NATS or JetStream could not serve a request:
 // nothing reachable, the connection gone, no JetStream, no stream leader, or
