@@ -18,6 +18,8 @@ func (a *app) enqueueCommand() *cobra.Command {
 		Use:   "enqueue QUEUE [PAYLOAD | -]",
 		Short: "Enqueue one job, or with '-' one job per stdin line as a batch",
 		Long: `Enqueue one job whose payload is PAYLOAD (empty when absent) and print its ID.
+The job joins batch --batch, or a batch of its own named by its ID: "jetpool
+batch wait ID" waits for it.
 
 With '-', read one job per line from stdin and enqueue them as one batch
 whose job IDs are BATCH-LINE; print the batch ID on stdout. Blank lines
@@ -61,11 +63,11 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 			if len(args) == 2 {
 				payload = []byte(args[1])
 			}
-			opts := []producer.EnqueueOption{producer.WithID(id)}
-			if batch != "" {
-				opts = append(opts, producer.WithBatch(batch))
-			}
-			jobID, err := p.Enqueue(cmd.Context(), queue, payload, opts...)
+			// The job always joins a batch, its own ID's when --batch is not
+			// given, so that batch show and batch wait accept the ID printed.
+			id = cmp.Or(id, producer.NewID())
+			batch = cmp.Or(batch, id)
+			jobID, err := p.Enqueue(cmd.Context(), queue, payload, producer.WithID(id), producer.WithBatch(batch))
 			if err != nil {
 				return err
 			}
@@ -74,7 +76,7 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 					JobID string `json:"job_id"`
 					Queue string `json:"queue"`
 					Batch string `json:"batch"`
-				}{jobID, queue, cmp.Or(batch, jobID)})
+				}{jobID, queue, batch})
 			}
 			fmt.Fprintln(a.stdout, jobID)
 			return nil
