@@ -54,3 +54,67 @@ func TestREADMEQuickStartRuns(t *testing.T) {
 	require.NoError(t, run.Run(), "the README's quick start failed or hung:\n%s", stderr.String())
 	assert.Equal(t, want, strings.TrimSpace(stdout.String()), "stderr:\n%s", stderr.String())
 }
+
+// readmeBlock returns the first fenced block of kind after heading.
+func readmeBlock(t *testing.T, heading, kind string) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, rest, found := strings.Cut(string(readme), "\n"+heading+"\n")
+	require.True(t, found, "README has %q", heading)
+	_, rest, found = strings.Cut(rest, "```"+kind+"\n")
+	require.True(t, found)
+	block, _, _ := strings.Cut(rest, "```")
+	return block
+}
+
+// The README's way to use jetpool before it is published works: a new
+// module, given the README's commands with the checkout's path, builds the
+// quick start. Modules come from the local cache only.
+func TestREADMEModuleSetUpBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module")
+	}
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	app := t.TempDir()
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off")
+	goCmd := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir, cmd.Env = app, env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
+	}
+	goCmd("mod", "init", "example.com/myapp")
+	quick := readmeBlock(t, "## Library quick start", "go")
+	require.NoError(t, os.WriteFile(filepath.Join(app, "main.go"), []byte(quick), 0o600))
+	for _, line := range strings.Split(strings.TrimSpace(readmeBlock(t, "## Using jetpool from your module", "sh")), "\n") {
+		args := strings.Fields(strings.ReplaceAll(line, "../jetpool", wd))
+		require.Equal(t, "go", args[0], line)
+		goCmd(args[1:]...)
+	}
+	goCmd("build", "-o", filepath.Join(app, "myapp"), ".")
+}
+
+// The README points to Example functions that exist, and does not claim
+// that go doc shows them.
+func TestREADMEExamplesExist(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	assert.NotContains(t, string(readme), "go doc -all", "go doc shows no examples")
+	for file, names := range map[string][]string{
+		"example_test.go":          {"ExampleHandlerFunc", "ExamplePermanent", "ExampleChain"},
+		"consumer/example_test.go": {"ExamplePool"},
+		"producer/example_test.go": {"Example"},
+	} {
+		src, err := os.ReadFile(file)
+		require.NoError(t, err)
+		assert.Contains(t, string(readme), "("+file+")")
+		for _, name := range names {
+			assert.Contains(t, string(src), "func "+name+"() {", file)
+			assert.Contains(t, string(src), "// Output:", file)
+			assert.Contains(t, string(readme), "`"+name+"`")
+		}
+	}
+}
