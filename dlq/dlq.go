@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -37,13 +38,21 @@ type Admin struct {
 	prod  *producer.Producer
 }
 
-// New returns an Admin for the installation named by names.
-func New(js jetstream.JetStream, names jetpool.Names) (*Admin, error) {
-	p, err := producer.New(js, producer.Options{Names: names})
+// Options configure an [Admin]. The zero value is ready to use.
+type Options struct {
+	// Names derives subjects and streams; jetpool.DefaultNames() when zero.
+	Names jetpool.Names
+	// Logger receives the log of retries; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// New returns an Admin for the installation o names.
+func New(js jetstream.JetStream, o Options) (*Admin, error) {
+	p, err := producer.New(js, producer.Options{Names: o.Names, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{js: js, names: names, prod: p}, nil
+	return &Admin{js: js, names: o.Names, prod: p}, nil
 }
 
 // List returns every dead job of queue, oldest first.

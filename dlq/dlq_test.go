@@ -45,7 +45,7 @@ func TestListRetryPurge(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, r.Dead)
 
-	admin, err := dlq.New(env.JS, jetpool.DefaultNames())
+	admin, err := dlq.New(env.JS, dlq.Options{Logger: env.Log})
 	require.NoError(t, err)
 	letters, err := admin.List(ctx, "q")
 	require.NoError(t, err)
@@ -86,4 +86,18 @@ func TestListRetryPurge(t *testing.T) {
 	letters, err = admin.List(ctx, "q")
 	require.NoError(t, err)
 	assert.Empty(t, letters)
+}
+
+// Admin takes Options, as every other constructor does; zero Options mean
+// the default names.
+func TestNewTakesOptions(t *testing.T) {
+	env := natstest.Start(t)
+	names, err := jetpool.NewNames("acme")
+	require.NoError(t, err)
+	admin, err := dlq.New(env.JS, dlq.Options{Names: names})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = admin.List(ctx, "q")
+	assert.ErrorContains(t, err, "ACME_DEAD", "the prefix's streams")
 }

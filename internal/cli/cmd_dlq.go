@@ -26,7 +26,7 @@ func (a *app) dlqCommand() *cobra.Command {
 		if err != nil {
 			return nil, nil, err
 		}
-		ad, err := dlq.New(s.js, s.names)
+		ad, err := dlq.New(s.js, dlq.Options{Names: s.names, Logger: a.log})
 		if err != nil {
 			s.close()
 			return nil, nil, err

@@ -79,13 +79,11 @@ by default) and changes nothing that exists; leave it off in a cluster where
 					return err
 				}
 			}
-			pc := s.cfg.Pool(queue)
-			cfg := consumer.Config{
-				Queue: queue, Names: s.names, Logger: a.log,
-				Concurrency: pick(concurrency, pc.Concurrency), Timeout: pickDur(timeout, pc.Timeout),
-				MaxAttempts: pick(maxAttempts, pc.MaxAttempts), ShutdownGrace: grace,
-				Backoff: consumer.Backoff{Initial: pc.Backoff.Initial, Max: pc.Backoff.Max},
-			}
+			cfg := s.cfg.ConsumerConfig(queue) // the config file's pool, flags over it
+			cfg.Names, cfg.Logger, cfg.ShutdownGrace = s.names, a.log, grace
+			cfg.Concurrency = pick(concurrency, cfg.Concurrency)
+			cfg.Timeout = pickDur(timeout, cfg.Timeout)
+			cfg.MaxAttempts = pick(maxAttempts, cfg.MaxAttempts)
 			if eh, ok := h.(*execHandler); ok {
 				eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
 			}
