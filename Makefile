@@ -1,8 +1,10 @@
 # The docker compose stack (docker-compose.yml, docs/compose.md).
 #
-#   make up      build the static binary and the image, start detached, wait until healthy
+#   make up      generate the secrets if missing, build the static binary and
+#                the image, start detached, wait until healthy
 #   make down    remove the stack's containers, networks, volumes and image
 #   make scale WORKERS=N, make ps, make logs [SERVICE=worker], make status
+#   make clean-secrets   remove deploy/secrets (after make down)
 
 # `docker compose` (the plugin) when it answers, Debian's docker-compose 1.29 otherwise.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose)
@@ -20,9 +22,17 @@ UP_TIMEOUT ?= 120
 # Host clients are given all three nodes and fail over between them.
 HOST_NATS_URL ?= nats://127.0.0.1:$(or $(JETPOOL_N1_PORT),4222),nats://127.0.0.1:$(or $(JETPOOL_N2_PORT),4223),nats://127.0.0.1:$(or $(JETPOOL_N3_PORT),4224)
 
+# The NKey seeds, the CA and the certificates (docs/compose.md): untracked,
+# made once by `make secrets`, mounted as compose secrets.
+SECRETS := deploy/secrets
+# compose with the users' public keys, for deploy/security/server.conf.
+COMPOSE_SECURE = set -a && . ./$(SECRETS)/nkeys.env && set +a && $(COMPOSE)
+# A host client's identity: ROLE's seed and client certificate, the CA.
+identity = --nkey $(SECRETS)/$(1).nk --tlsca $(SECRETS)/ca.pem --tlscert $(SECRETS)/$(1)-cert.pem --tlskey $(SECRETS)/$(1)-key.pem
+
 BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w'
 
-.PHONY: up down binary image wait scale ps logs status
+.PHONY: up down binary image secrets clean-secrets wait scale ps logs status
 
 # Always rebuilt: go's build cache makes an unchanged tree cheap, and a
 # binary left over from another tree is never what the image gets.
@@ -32,8 +42,16 @@ binary:
 image: binary
 	$(COMPOSE) build n1
 
-up: image
-	$(COMPOSE) up -d --scale worker=$(WORKERS)
+# Made when missing or within a week of expiring; kept across make down, so
+# host clients and a running stack keep working.
+secrets:
+	$(GO) run ./deploy/gensecrets -dir $(SECRETS)
+
+clean-secrets:
+	rm -rf $(SECRETS)
+
+up: secrets image
+	$(COMPOSE_SECURE) up -d --scale worker=$(WORKERS)
 	@$(MAKE) --no-print-directory wait
 
 # Every container of the project healthy (or running, when it has no health
@@ -64,7 +82,7 @@ down:
 	docker image prune -f --filter label=io.jetpool.compose.project=$(PROJECT) >/dev/null
 
 scale:
-	$(COMPOSE) up -d --no-deps --scale worker=$(WORKERS) worker
+	$(COMPOSE_SECURE) up -d --no-deps --scale worker=$(WORKERS) worker
 
 ps:
 	$(COMPOSE) ps
@@ -72,5 +90,6 @@ ps:
 logs:
 	$(COMPOSE) logs -f --tail 100 $(SERVICE)
 
+# As the admin: status reads every queue's consumer.
 status:
-	deploy/jetpool --nats-url '$(HOST_NATS_URL)' status
+	deploy/jetpool --nats-url '$(HOST_NATS_URL)' $(call identity,admin) status

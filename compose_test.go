@@ -4,7 +4,13 @@ package jetpool_test
 // a batch enqueued from the host while the node leading the work stream is
 // killed and workers are scaled 1 -> 4, another node cut off the network for
 // 10 s while the batch is processed, jobs counted by ID on the host, status
-// from the host with a node stopped, make down leaving nothing behind.
+// from the host with a node stopped, make down leaving nothing behind. The
+// stack is secured (NKey users with least-privilege permissions, mutual TLS
+// with a private CA, the secrets made by make into deploy/secrets): the host
+// enqueues and waits as the producer and asks for status as the admin, and
+// the test checks that clients without a certificate or a user are refused,
+// that each service mounts only its own role's secrets, and that no secret
+// is in the image.
 //
 // It needs a Docker engine, make and docker compose (or docker-compose 1.29),
 // and takes one to two minutes once Go's build cache is warm, so it runs only
@@ -15,6 +21,7 @@ package jetpool_test
 // (JETPOOL_E2E=docker works too.) docs/compose.md says why CI opts in.
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,6 +32,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +81,7 @@ func TestCompose(t *testing.T) {
 	for _, c := range strings.Fields(s.docker("ps", "-aq", "--filter", "label=com.docker.compose.project="+s.project)) {
 		assert.Equal(t, "0", s.docker("inspect", "-f", "{{.RestartCount}}", c), "container %s restarted during make up", c)
 	}
+	s.checkSecured()
 
 	// The workers POST every job to this endpoint, listening on the
 	// project network's gateway: the host as the containers see it.
@@ -92,7 +102,7 @@ func TestCompose(t *testing.T) {
 	// Enqueue from the host with the binary make built, through all three
 	// nodes' published ports.
 	enqStart := time.Now()
-	enq := exec.Command("deploy/jetpool", "--nats-url", s.natsURL, "enqueue", "demo", "-", "--batch", batch)
+	enq := exec.Command("deploy/jetpool", append(append([]string{"--nats-url", s.natsURL}, identity("producer")...), "enqueue", "demo", "-", "--batch", batch)...)
 	enq.Stdin = strings.NewReader(in.String())
 	var enqOut, enqErr bytes.Buffer
 	enq.Stdout, enq.Stderr = &enqOut, &enqErr
@@ -160,7 +170,7 @@ func TestCompose(t *testing.T) {
 	assert.Less(t, sink.count(batch), composeJobs, "the batch was done before the network fault: it hit no processing")
 
 	waitStart := time.Now()
-	out, code := s.jetpool(5*time.Minute, "batch", "wait", batch, "--json", "--timeout", "4m")
+	out, code := s.jetpool(5*time.Minute, "producer", "batch", "wait", batch, "--json", "--timeout", "4m")
 	require.Equal(t, 0, code, "batch wait: %s", out)
 	var r report
 	require.NoError(t, json.Unmarshal([]byte(out), &r), "batch wait: %s", out)
@@ -176,7 +186,7 @@ func TestCompose(t *testing.T) {
 	// another node.
 	stopped := "n1"
 	s.docker("stop", s.container(stopped))
-	out, code = s.jetpool(time.Minute, "status")
+	out, code = s.jetpool(time.Minute, "admin", "status")
 	require.Equal(t, 0, code, "status with %s stopped: %s", stopped, out)
 	assert.Contains(t, out, "CLUSTER")
 	assert.NotContains(t, out, "connected to "+stopped)
@@ -245,13 +255,33 @@ func (s *composeStack) container(service string) string {
 	return strings.Fields(id)[0]
 }
 
-// jetpool runs the binary make built against the three published ports and
-// returns its stdout (with its stderr when it fails) and exit code.
-func (s *composeStack) jetpool(timeout time.Duration, args ...string) (string, int) {
+// composeSecrets is where make generates the stack's NKeys and certificates.
+const composeSecrets = "deploy/secrets"
+
+// identity is the flags of a host client connecting as role (admin,
+// producer, worker) of deploy/security/permissions.conf: its NKey seed, its
+// client certificate, the CA, and for a producer or worker the inbox prefix
+// its permissions allow. "" is no identity at all.
+func identity(role string) []string {
+	if role == "" {
+		return nil
+	}
+	f := func(name string) string { return filepath.Join(composeSecrets, name) }
+	args := []string{"--nkey", f(role + ".nk"), "--tlsca", f("ca.pem"), "--tlscert", f(role + "-cert.pem"), "--tlskey", f(role + "-key.pem")}
+	if role != "admin" {
+		args = append(args, "--inbox-prefix", "_INBOX_demo_"+role)
+	}
+	return args
+}
+
+// jetpool runs the binary make built against the three published ports as
+// role (see identity) and returns its stdout (with its stderr when it fails)
+// and exit code.
+func (s *composeStack) jetpool(timeout time.Duration, role string, args ...string) (string, int) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "deploy/jetpool", append([]string{"--nats-url", s.natsURL}, args...)...)
+	cmd := exec.CommandContext(ctx, "deploy/jetpool", append(append([]string{"--nats-url", s.natsURL}, identity(role)...), args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
@@ -262,6 +292,84 @@ func (s *composeStack) jetpool(timeout time.Duration, args ...string) (string, i
 		return stdout.String() + stderr.String(), code
 	}
 	return stdout.String(), code
+}
+
+// checkSecured checks what the stack's security rests on: the nodes refuse
+// a client without a certificate or without a user, every service mounts
+// only its own role's secrets under /run/secrets, and the image holds none
+// of them.
+func (s *composeStack) checkSecured() {
+	t := s.t
+	t.Helper()
+	start := time.Now()
+	out, code := s.jetpool(time.Minute, "", "--tlsca", filepath.Join(composeSecrets, "ca.pem"), "status")
+	assert.Equal(t, 69, code, "no client certificate: %s", out)
+	assert.Contains(t, out, "certificate required")
+	noUser := []string{"--tlsca", filepath.Join(composeSecrets, "ca.pem"),
+		"--tlscert", filepath.Join(composeSecrets, "admin-cert.pem"), "--tlskey", filepath.Join(composeSecrets, "admin-key.pem")}
+	out, code = s.jetpool(time.Minute, "", append(noUser, "status")...)
+	assert.Equal(t, 69, code, "a certificate but no user: %s", out)
+	out, code = s.jetpool(time.Minute, "admin", "status")
+	require.Equal(t, 0, code, "status as the admin: %s", out)
+
+	mounts := map[string][]string{
+		"n1":        {"ca.pem", "server-cert.pem", "server-key.pem"},
+		"provision": {"admin-cert.pem", "admin-key.pem", "admin.nk", "ca.pem"},
+		"worker":    {"ca.pem", "worker-cert.pem", "worker-key.pem", "worker.nk"},
+		"producer":  {"ca.pem", "producer-cert.pem", "producer-key.pem", "producer.nk"},
+	}
+	for service, want := range mounts {
+		var got []string
+		for _, m := range strings.Fields(s.docker("inspect", "-f", "{{range .Mounts}}{{.Destination}} {{end}}", s.container(service))) {
+			if name, ok := strings.CutPrefix(m, "/run/secrets/"); ok {
+				got = append(got, name)
+			}
+		}
+		slices.Sort(got)
+		assert.Equal(t, want, got, "%s's secrets under /run/secrets", service)
+	}
+
+	// Every seed and private key, searched for in every file of every
+	// layer of the image.
+	var secrets [][]byte
+	for _, name := range []string{"admin.nk", "producer.nk", "worker.nk", "admin-key.pem", "producer-key.pem", "worker-key.pem", "server-key.pem"} {
+		data, err := os.ReadFile(filepath.Join(composeSecrets, name))
+		require.NoError(t, err)
+		secrets = append(secrets, bytes.TrimSpace(data))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	save := exec.CommandContext(ctx, "docker", "save", s.project+"-jetpool:local")
+	image, err := save.Output()
+	require.NoError(t, err, "docker save")
+	// docker save writes the layers as uncompressed tars (layer.tar in
+	// Docker 20.10, blobs/sha256/... in the OCI layout of later ones), so
+	// a secret in any file of any layer is in the bytes of an entry.
+	files := 0
+	outer := tar.NewReader(bytes.NewReader(image))
+	for {
+		h, err := outer.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(outer)
+		require.NoError(t, err)
+		for i, secret := range secrets {
+			assert.False(t, bytes.Contains(data, secret), "the image's %s holds secret %d", h.Name, i)
+		}
+		layer := tar.NewReader(bytes.NewReader(data))
+		for {
+			f, err := layer.Next()
+			if err != nil {
+				break // the end of a layer, or not a layer
+			}
+			files++
+			assert.NotContains(t, f.Name, "secrets", "a secrets path in the image")
+		}
+	}
+	assert.NotZero(t, files, "no file found in the image")
+	t.Logf("secured: no certificate and no user refused, secrets mounted per role, none in the image's %d files (%s)", files, since(start))
 }
 
 // jobsStream asks the nodes' monitoring ports, except skip's, which server
