@@ -366,10 +366,14 @@ func TestPoisonBatchThenDLQRetry(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, `"dead":3`)
 
-	out, code = run(t, url, "", "dlq", "show", "work", "pb-4")
+	out, code = run(t, url, "", "dlq", "show", "work", "pb-4", "--json")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, `"payload_text": "poison 3"`)
 	assert.Contains(t, out, `"attempts": 2`)
+	out, code = run(t, url, "", "dlq", "show", "work", "pb-4")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "attempts  2\n")
+	assert.Contains(t, out, "\npoison 3\n", "the payload as text")
 
 	rec.setFail(nil)
 	out, code = run(t, url, "", "dlq", "retry", "work", "--all")
