@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"sync"
+
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,9 +29,22 @@ var (
 	leaderDesc    = prometheus.NewDesc("jetpool_manager_leader", "1 while this process leads the manager, else 0.", []string{"manager", "queue"}, nil)
 )
 
+// poolCollector reads the counters of every pool watched, one queue each:
+// one collector for all, as the registry takes each descriptor once.
 type poolCollector struct {
+	mu    sync.Mutex
+	pools []watchedPool
+}
+
+type watchedPool struct {
 	queue string
 	stats func() consumer.Stats
+}
+
+func (c *poolCollector) add(queue string, stats func() consumer.Stats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pools = append(c.pools, watchedPool{queue, stats})
 }
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -39,18 +54,23 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.stats()
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), c.queue)
+	c.mu.Lock()
+	pools := append([]watchedPool(nil), c.pools...)
+	c.mu.Unlock()
+	for _, p := range pools {
+		s := p.stats()
+		counter := func(d *prometheus.Desc, v uint64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), p.queue)
+		}
+		counter(completedDesc, s.Completed)
+		counter(retriedDesc, s.Failed)
+		counter(failedDesc, s.Failed+s.Dead)
+		counter(deadDesc, s.Dead)
+		counter(panicsDesc, s.Panics)
+		counter(releasedDesc, s.Released)
+		counter(forwardedDesc, s.Forwarded)
+		counter(ackErrDesc, s.AckErrors)
 	}
-	counter(completedDesc, s.Completed)
-	counter(retriedDesc, s.Failed)
-	counter(failedDesc, s.Failed+s.Dead)
-	counter(deadDesc, s.Dead)
-	counter(panicsDesc, s.Panics)
-	counter(releasedDesc, s.Released)
-	counter(forwardedDesc, s.Forwarded)
-	counter(ackErrDesc, s.AckErrors)
 }
 
 type producerCollector struct {

@@ -32,6 +32,7 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	checks []check
+	pools  *poolCollector // registered with the first WatchPool
 }
 
 type check struct {
@@ -100,9 +101,17 @@ func (m *Metrics) Middleware(queue string) jetpool.Middleware {
 	}
 }
 
-// WatchPool exposes a pool's counters, read at each scrape.
+// WatchPool exposes a pool's counters, read at each scrape. A process
+// serving several queues watches each queue's pool.
 func (m *Metrics) WatchPool(queue string, stats func() consumer.Stats) {
-	m.reg.MustRegister(&poolCollector{queue: queue, stats: stats})
+	m.mu.Lock()
+	if m.pools == nil {
+		m.pools = &poolCollector{}
+		m.reg.MustRegister(m.pools)
+	}
+	pools := m.pools
+	m.mu.Unlock()
+	pools.add(queue, stats)
 }
 
 // WatchProducer exposes a producer's counters, read at each scrape.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,4 +151,17 @@ func TestReadinessFollowsTheServer(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, "alive all the same")
 	env.Restart(t)
 	natstest.Eventually(t, 20*time.Second, func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK }, "ready again")
+}
+
+// A process serving several queues watches each pool; each has its series.
+func TestWatchSeveralPools(t *testing.T) {
+	m := metrics.New()
+	m.WatchPool("a", func() consumer.Stats { return consumer.Stats{Completed: 2} })
+	m.WatchPool("b", func() consumer.Stats { return consumer.Stats{Completed: 5, Dead: 1} })
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`jetpool_jobs_completed_total{queue="a"} 2`, `jetpool_jobs_completed_total{queue="b"} 5`, `jetpool_jobs_dead_total{queue="b"} 1`} {
+		assert.Contains(t, body, want)
+	}
 }

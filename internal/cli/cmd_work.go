@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,20 +15,21 @@ import (
 	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/jetpool/jetpool/metrics"
 	"github.com/jetpool/jetpool/tracing"
+	"github.com/jetpool/jetpool/workers"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) workCommand() *cobra.Command {
 	var (
-		queue, forward, httpURL, builtin, metricsAddr string
-		passEnv                                       []string
-		concurrency, maxAttempts                      int
-		timeout, grace                                time.Duration
-		provision                                     bool
+		forward, httpURL, builtin, metricsAddr string
+		queueSpecs, passEnv                    []string
+		concurrency, maxAttempts               int
+		timeout, grace                         time.Duration
+		provision                              bool
 	)
 	cmd := &cobra.Command{
-		Use:   "work --queue Q (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
-		Short: "Run a worker pool on a queue",
+		Use:   "work --queue Q[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
+		Short: "Run a worker pool on one queue or several",
 		Long: `Run a worker pool on a queue with one handler:
 
   --exec PROGRAM [ARGS...]  run the program once per job (everything after --exec
@@ -40,6 +43,13 @@ func (a *app) workCommand() *cobra.Command {
                             now, anything else retried.
   --builtin SPEC            noop, sleep=DURATION or fail=PROBABILITY.
 
+Give --queue more than once to serve several queues from this process, on one
+connection, with the same handler (JETPOOL_QUEUE, Jetpool-Queue tell them
+apart); each queue has a pool of its own. --queue NAME=N runs N jobs of that
+queue at once; otherwise --concurrency, then the config file's
+pools.NAME.concurrency, then 4. Timeouts and attempts come from the flags, then
+each queue's pool in the config file.
+
 Stops gracefully on SIGINT or SIGTERM: running jobs finish within the grace
 period, jobs fetched but not started go back to the queue. A second SIGINT
 or SIGTERM stops at once: running jobs are cancelled (an --exec program's
@@ -52,7 +62,8 @@ creates the queue's consumer if "jetpool provision QUEUE" did not. With
 by default) and changes nothing that exists; leave it off in a cluster where
 "jetpool provision" owns the topology.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := jetpool.ValidateQueue(queue); err != nil {
+			specs, err := parseQueueSpecs(queueSpecs)
+			if err != nil {
 				return usageError(err)
 			}
 			if forward != "" {
@@ -65,48 +76,74 @@ by default) and changes nothing that exists; leave it off in a cluster where
 					return usageError(fmt.Errorf("--%s %d must be at least 1", name, n))
 				}
 			}
-			h, err := a.pickHandler(cmd, args, httpURL, builtin, forward, passEnv)
-			if err != nil {
-				return usageError(err)
+			handlers := make([]jetpool.Handler, len(specs)) // one each: an exec handler knows its queue's timeout
+			for i := range specs {
+				if handlers[i], err = a.pickHandler(cmd, args, httpURL, builtin, forward, passEnv); err != nil {
+					return usageError(err)
+				}
 			}
 			s, err := a.connect(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
 			defer s.close()
+			names := make([]string, len(specs))
+			for i, q := range specs {
+				names[i] = q.name
+			}
 			if provision {
-				if err := createMissing(cmd.Context(), s, queue); err != nil {
+				if err := createMissing(cmd.Context(), s, names...); err != nil {
 					return err
 				}
-			}
-			cfg := s.cfg.ConsumerConfig(queue) // the config file's pool, flags over it
-			cfg.Names, cfg.Logger, cfg.ShutdownGrace = s.names, a.log, grace
-			cfg.Concurrency = pick(concurrency, cfg.Concurrency)
-			cfg.Timeout = pickDur(timeout, cfg.Timeout)
-			cfg.MaxAttempts = pick(maxAttempts, cfg.MaxAttempts)
-			if eh, ok := h.(*execHandler); ok {
-				eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
 			}
 			obs, err := a.observe(cmd.Context(), metricsAddr, s.nc, s.js, s.names)
 			if err != nil {
 				return err
 			}
 			defer obs.close()
-			running := &runningJobs{h: h}
-			pool, err := consumer.New(s.js, cfg, jetpool.Chain(running, obs.metrics.Middleware(queue), tracing.Middleware(queue)))
+			queues := make([]workers.Queue, len(specs))
+			running := make([]*runningJobs, len(specs))
+			for i, q := range specs {
+				cfg := s.cfg.ConsumerConfig(q.name) // the config file's pool, flags over it
+				cfg.Names, cfg.Logger, cfg.ShutdownGrace = s.names, a.log, grace
+				cfg.Concurrency = pick(q.concurrency, pick(concurrency, cfg.Concurrency))
+				cfg.Timeout = pickDur(timeout, cfg.Timeout)
+				cfg.MaxAttempts = pick(maxAttempts, cfg.MaxAttempts)
+				if eh, ok := handlers[i].(*execHandler); ok {
+					eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
+				}
+				running[i] = &runningJobs{h: handlers[i]}
+				queues[i] = workers.Queue{Config: cfg,
+					Handler: jetpool.Chain(running[i], obs.metrics.Middleware(q.name), tracing.Middleware(q.name))}
+			}
+			group, err := workers.New(s.js, queues...)
 			if err != nil {
 				return exitWith(ExitUsage, err)
 			}
-			obs.metrics.WatchPool(queue, pool.Stats)
-			obs.metrics.AddReadiness("consumer", metrics.ConsumerBound(s.js, s.names, queue))
-			obs.announce(queue, cmp.Or(cfg.Concurrency, consumer.DefaultConcurrency), func() int { return int(running.n.Load()) })
-			return a.runPool(cmd.Context(), pool, running, cmp.Or(grace, consumer.DefaultShutdownGrace))
+			for i, q := range queues {
+				name, r := q.Config.Queue, running[i]
+				obs.metrics.WatchPool(name, group.Pool(name).Stats)
+				readiness := "consumer"
+				if len(queues) > 1 {
+					readiness += " " + name
+				}
+				obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
+				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), func() int { return int(r.n.Load()) })
+			}
+			total := func() int64 {
+				var n int64
+				for _, r := range running {
+					n += r.n.Load()
+				}
+				return n
+			}
+			return a.runPool(cmd.Context(), group, total, cmp.Or(grace, consumer.DefaultShutdownGrace))
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false) // everything after --exec belongs to the program
-	f.StringVar(&queue, "queue", "", "queue to work on (required)")
-	f.IntVar(&concurrency, "concurrency", 0, "jobs run at once (default: config, then 4)")
+	f.StringArrayVar(&queueSpecs, "queue", nil, "queue to work on, NAME or NAME=CONCURRENCY (required; repeat to serve several)")
+	f.IntVar(&concurrency, "concurrency", 0, "jobs run at once per queue (default: config, then 4)")
 	f.DurationVar(&timeout, "timeout", 0, "per-job timeout (default: config, then 1m)")
 	f.IntVar(&maxAttempts, "max-attempts", 0, "deliveries before a job is dead (default: config, then 5)")
 	f.DurationVar(&grace, "grace", 0, "shutdown grace for running jobs (default 10s)")
@@ -115,21 +152,64 @@ by default) and changes nothing that exists; leave it off in a cluster where
 	f.StringArrayVar(&passEnv, "env", nil, "with --exec: pass this variable of the worker's environment to the program (repeatable); it gets only PATH, HOME and the job's JETPOOL_* variables otherwise")
 	f.StringVar(&httpURL, "http", "", "POST each job to URL")
 	f.StringVar(&builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
-	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queue's consumer when missing, instead of waiting for them")
+	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queues' consumers when missing, instead of waiting for them")
 	f.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on HOST:PORT")
 	_ = cmd.MarkFlagRequired("queue")
 	return cmd
 }
 
+// queueSpec is one --queue: a queue and, when given, its concurrency.
+type queueSpec struct {
+	name        string
+	concurrency int
+}
+
+// parseQueueSpecs reads --queue NAME or NAME=CONCURRENCY, each queue once.
+func parseQueueSpecs(specs []string) ([]queueSpec, error) {
+	if len(specs) == 0 {
+		return nil, errors.New("give a queue: --queue NAME")
+	}
+	out := make([]queueSpec, 0, len(specs))
+	seen := make(map[string]bool, len(specs))
+	for _, spec := range specs {
+		name, n, hasN := strings.Cut(spec, "=")
+		if err := jetpool.ValidateQueue(name); err != nil {
+			return nil, fmt.Errorf("--queue %q: %w", spec, err)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--queue %s given twice", name)
+		}
+		seen[name] = true
+		q := queueSpec{name: name}
+		if hasN {
+			c, err := strconv.Atoi(n)
+			if err != nil || c < 1 {
+				return nil, fmt.Errorf("--queue %s: concurrency %q must be a whole number, at least 1", spec, n)
+			}
+			q.concurrency = c
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// pools is what runPool runs: a worker pool, or a group of them.
+type pools interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Stopped() <-chan struct{}
+}
+
 // runPool runs pool until ctx ends, then stops it gracefully: running jobs
 // get the grace to finish. An interrupt during that wait (see
 // [WithInterruptAgain]) cancels them at once and returns them to the queue.
-func (a *app) runPool(ctx context.Context, pool *consumer.Pool, running *runningJobs, grace time.Duration) error {
+// running counts the jobs running now.
+func (a *app) runPool(ctx context.Context, pool pools, running func() int64, grace time.Duration) error {
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
 	<-ctx.Done()
-	n := running.n.Load()
+	n := running()
 	a.log.Info(fmt.Sprintf("stopping: finishing %d running %s within the grace (%s); interrupt again to stop at once", n, plural(n, "job", "jobs"), grace),
 		"running", n, "grace", grace)
 
@@ -142,7 +222,7 @@ func (a *app) runPool(ctx context.Context, pool *consumer.Pool, running *running
 		return err
 	case <-interruptedAgain(ctx):
 	}
-	n = running.n.Load()
+	n = running()
 	a.log.Warn(fmt.Sprintf("interrupted again: cancelling %d running %s and returning them to the queue", n, plural(n, "job", "jobs")), "running", n)
 	stopNow()
 	<-stopped // returns at once: the pool's shutdown cancels the jobs
@@ -229,11 +309,11 @@ func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, f
 // createMissing creates, for a command given --provision, the streams,
 // buckets and queue consumer that do not exist, with the configured replicas;
 // it changes nothing that exists.
-func createMissing(ctx context.Context, s *session, queue string) error {
+func createMissing(ctx context.Context, s *session, queues ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	o := topology.Options{Names: s.names, Replicas: s.cfg.Replicas}
-	if err := topology.CreateMissing(ctx, s.js, o, queue); err != nil {
+	if err := topology.CreateMissing(ctx, s.js, o, queues...); err != nil {
 		return fmt.Errorf("--provision: %w", err)
 	}
 	return nil

@@ -75,7 +75,7 @@ func TestArgumentErrorsPrintUsage(t *testing.T) {
 		{[]string{"enqueue", "a b", "x"}, "usage: jetpool enqueue QUEUE [PAYLOAD | -] [flags]"},
 		{[]string{"dlq", "retry", "q"}, "usage: jetpool dlq retry QUEUE (ID | --all) [flags]"},
 		{[]string{"batch", "wait", "b", "--no-such-flag"}, "usage: jetpool batch wait BATCH [flags]"},
-		{[]string{"work", "--queue", "q"}, "usage: jetpool work --queue Q (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC) [flags]"},
+		{[]string{"work", "--queue", "q"}, "usage: jetpool work --queue Q[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC) [flags]"},
 		{[]string{"produce", "--name", "n", "--queue", "q", "--every", "1s"}, "usage: jetpool produce"},
 	} {
 		res := runJetpool(t, ctx, "", tc.args...)
