@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,48 @@ func TestREADMEExamplesExist(t *testing.T) {
 			assert.Contains(t, string(readme), "`"+name+"`")
 		}
 	}
+}
+
+// The operators' guide names every metric jetpool exports, and only those;
+// the README points to it; no document speaks of "the seed".
+func TestOperationsGuide(t *testing.T) {
+	guide, err := os.ReadFile("docs/operations.md")
+	require.NoError(t, err)
+	metric := regexp.MustCompile(`jetpool_[a-z_]+[a-z]`)
+	exported := map[string]bool{}
+	files, err := filepath.Glob("metrics/*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range regexp.MustCompile(`"(jetpool_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			exported[m[1]] = true
+		}
+	}
+	require.NotEmpty(t, exported)
+	documented := map[string]bool{}
+	for _, m := range metric.FindAllString(string(guide), -1) {
+		if strings.HasPrefix(m, "jetpool_batches") || strings.HasPrefix(m, "jetpool_leases") || strings.HasPrefix(m, "jetpool_workers") {
+			continue // bucket names
+		}
+		documented[m] = true
+	}
+	assert.Equal(t, exported, documented)
+
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "(docs/operations.md)")
+	require.NoError(t, filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") ||
+			!(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".md")) {
+			return err
+		}
+		text, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.NotContains(t, strings.ToLower(string(text)), "the seed's", path)
+		return nil
+	}))
 }
