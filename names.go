@@ -99,7 +99,7 @@ func (n Names) WorkerBucket() string { return n.p() + "_workers" }
 func (n Names) JobSubject(queue, batch string) string { return n.p() + ".jobs." + queue + "." + batch }
 
 // JobsWildcard matches every job subject.
-func (n Names) JobsWildcard() string { return n.p() + ".jobs.>" }
+func (n Names) JobsWildcard() string { return n.p() + ".jobs.*.>" }
 
 // QueueFilter matches every job of queue.
 func (n Names) QueueFilter(queue string) string { return n.p() + ".jobs." + queue + ".>" }
@@ -111,7 +111,7 @@ func (n Names) BatchFilter(batch string) string { return n.p() + ".jobs.*." + ba
 func (n Names) DeadSubject(queue, batch string) string { return n.p() + ".dead." + queue + "." + batch }
 
 // DeadWildcard matches every dead-letter subject.
-func (n Names) DeadWildcard() string { return n.p() + ".dead.>" }
+func (n Names) DeadWildcard() string { return n.p() + ".dead.*.>" }
 
 // DeadQueueFilter matches the dead jobs of queue.
 func (n Names) DeadQueueFilter(queue string) string { return n.p() + ".dead." + queue + ".>" }

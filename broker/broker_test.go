@@ -44,7 +44,7 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	assert.Equal(t, jetstream.FileStorage, cfg.Storage)
 	assert.Equal(t, 2*time.Minute, cfg.Duplicates)
 	assert.Equal(t, int32(4096), cfg.MaxMsgSize)
-	assert.Equal(t, []string{"jetpool.jobs.>"}, cfg.Subjects)
+	assert.Equal(t, []string{"jetpool.jobs.*.>"}, cfg.Subjects, "a queue token and a batch token: a publish without a batch is refused")
 
 	c, err := env.JS.Consumer(ctx, names.WorkStream(), "a")
 	require.NoError(t, err)

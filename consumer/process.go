@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -54,6 +55,12 @@ func (p *Pool) process(h held) {
 			p.stats.ackErrors.Add(1)
 			p.logJob(job, slog.LevelError, "ack of completed job failed; it will be redelivered", "error", err)
 			return
+		}
+		if st := p.js.Conn().Status(); st != nats.CONNECTED {
+			// The ack waits in the client's reconnect buffer: a server
+			// that restarted meanwhile may never see it.
+			p.stats.ackErrors.Add(1)
+			p.logJob(job, slog.LevelWarn, "job completed but acked while disconnected from NATS; it may run again after AckWait", "connection", st.String())
 		}
 		p.stats.completed.Add(1)
 		p.logJob(job, slog.LevelDebug, "job completed")

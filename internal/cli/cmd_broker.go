@@ -158,7 +158,9 @@ func (a *app) brokerClient(srv *broker.Server, cfg *config.Config, extra ...nats
 	return nc, nil
 }
 
-// provisionBroker provisions the topology on srv. In a cluster the first
+// provisionBroker creates on srv whatever of the topology is missing and
+// leaves what exists as it is: a restarted broker must not undo what
+// `jetpool provision` set (an AckWait, limits). In a cluster the first
 // attempts may fail until a meta leader is elected, so it retries for a
 // while.
 func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *config.Config, o broker.ProvisionOptions) error {
@@ -174,7 +176,7 @@ func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *conf
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = broker.Provision(pctx, js, o)
+		err = topology.CreateMissing(pctx, js, o)
 		cancel()
 		if err == nil || time.Now().After(deadline) {
 			return err

@@ -83,7 +83,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 				}
 				src = fileSource(sourceFile)
 			}
-			s, err := a.connect(cmd.Context(), true)
+			s, err := a.connectWaiting(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -62,6 +62,18 @@ func (a *app) loadConfig() (*config.Config, jetpool.Names, error) {
 // first connection succeeds. A server that cannot be reached, or whose
 // JetStream does not answer, exits with ExitUnavailable.
 func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
+	return a.dial(ctx, longLived, false)
+}
+
+// connectWaiting connects like a long-lived command, and while the server
+// is unreachable or JetStream is not answering yet it waits, with a log
+// line, until ctx ends: workers and producers may start before their
+// server.
+func (a *app) connectWaiting(ctx context.Context) (*session, error) {
+	return a.dial(ctx, true, true)
+}
+
+func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) {
 	cfg, names, err := a.loadConfig()
 	if err != nil {
 		return nil, err
@@ -75,7 +87,7 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 		nats.Timeout(connectTimeout / 2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				a.log.Warn("disconnected from NATS", "error", err)
+				a.log.Warn("disconnected from NATS; acks the server had not received are lost, and their jobs run again after the consumer's AckWait", "error", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("reconnected to NATS", "server", redact(nc.ConnectedUrl())) }),
@@ -88,6 +100,21 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil && wait && errors.Is(err, nats.ErrNoServers) {
+		// A worker or producer started before its server waits for it.
+		a.log.Warn("NATS unreachable; waiting for it", "url", redact(cfg.NATSURL), "error", connectError(cfg, dialer.lastAddr(), err))
+		for err != nil && errors.Is(err, nats.ErrNoServers) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Second):
+			}
+			nc, err = nats.Connect(cfg.NATSURL, opts...)
+		}
+		if err == nil {
+			a.log.Info("connected to NATS", "server", redact(nc.ConnectedUrl()))
+		}
+	}
 	if err != nil {
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) && urlErr.Op == "parse" {
@@ -100,6 +127,16 @@ func (a *app) connect(ctx context.Context, longLived bool) (*session, error) {
 	if err != nil {
 		nc.Close()
 		return nil, err
+	}
+	for wait {
+		// A server that is starting answers JetStream a little later.
+		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		_, err := js.AccountInfo(cctx)
+		cancel()
+		if err == nil || !topology.Transient(err) || ctx.Err() != nil {
+			break
+		}
+		a.log.Warn("JetStream not answering yet; waiting", "error", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
