@@ -48,9 +48,10 @@ func counter(t *testing.T, body, sample string) float64 {
 
 type statusJSON struct {
 	Queues []struct {
-		Queue     string `json:"queue"`
-		Processes int    `json:"processes"`
-		Slots     int    `json:"slots"`
+		Queue     string  `json:"queue"`
+		Processes int     `json:"processes"`
+		Slots     int     `json:"slots"`
+		PerMinute float64 `json:"per_minute"`
 	} `json:"queues"`
 }
 
@@ -100,6 +101,19 @@ func TestWorkersAreObservable(t *testing.T) {
 		assert.Zero(t, counter(t, body, `jetpool_jobs_dead_total{queue="obs"}`))
 	}
 	assert.Equal(t, float64(n), total, "the processes' metrics add up to the batch")
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		out, code := run(t, url, "", "status", "--json")
+		var st statusJSON
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			return false
+		}
+		for _, q := range st.Queues {
+			if q.Queue == "obs" {
+				return q.PerMinute > 0
+			}
+		}
+		return false
+	}, "status shows the queue's rate over the last minute")
 
 	require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
 	killed := time.Now()

@@ -23,24 +23,30 @@ const announceEvery = 2 * time.Second
 
 // Worker is what a worker process announces.
 type Worker struct {
-	ID          string    `json:"id"`
-	Queue       string    `json:"queue"`
-	Host        string    `json:"host"`
-	PID         int       `json:"pid"`
-	Concurrency int       `json:"concurrency"` // slots: jobs it runs at once
-	Running     int       `json:"running"`     // jobs running when it last announced
-	Version     string    `json:"version,omitempty"`
-	Started     time.Time `json:"started"`
-	LastSeen    time.Time `json:"last_seen"`
+	ID          string `json:"id"`
+	Queue       string `json:"queue"`
+	Host        string `json:"host"`
+	PID         int    `json:"pid"`
+	Concurrency int    `json:"concurrency"` // slots: jobs it runs at once
+	Running     int    `json:"running"`     // jobs running when it last announced
+	Version     string `json:"version,omitempty"`
+	// Completed counts the jobs it completed since it started, and
+	// PerMinute is its rate over the last minute (or since it started).
+	Completed uint64    `json:"completed"`
+	PerMinute float64   `json:"per_minute"`
+	Started   time.Time `json:"started"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // Announcer keeps one worker process listed while it runs.
 type Announcer struct {
-	kv      jetstream.KeyValue
-	w       Worker
-	running func() int
-	every   time.Duration
-	log     *slog.Logger
+	kv        jetstream.KeyValue
+	w         Worker
+	running   func() int
+	completed func() uint64
+	samples   []sample // completed counts of the last minute, oldest first
+	every     time.Duration
+	log       *slog.Logger
 }
 
 // NewAnnouncer opens the worker bucket (it never creates it: provisioning
@@ -80,6 +86,34 @@ func NewAnnouncer(ctx context.Context, js jetstream.JetStream, names jetpool.Nam
 	return &Announcer{kv: kv, w: w, running: running, every: every, log: log}, nil
 }
 
+// sample is a completed count at a time.
+type sample struct {
+	at time.Time
+	n  uint64
+}
+
+// rateWindow is the span a worker's per-minute rate is measured over.
+const rateWindow = time.Minute
+
+// CountCompleted makes the announcements carry the completed count f
+// reports and the rate over the last minute. Call it before Run.
+func (a *Announcer) CountCompleted(f func() uint64) { a.completed = f }
+
+// rate records n at now and returns the jobs per minute since the oldest
+// sample of the last minute.
+func (a *Announcer) rate(now time.Time, n uint64) float64 {
+	a.samples = append(a.samples, sample{now, n})
+	for len(a.samples) > 2 && now.Sub(a.samples[1].at) >= rateWindow {
+		a.samples = a.samples[1:]
+	}
+	first := a.samples[0]
+	span := now.Sub(first.at)
+	if span <= 0 || n < first.n {
+		return 0
+	}
+	return float64(n-first.n) / span.Minutes()
+}
+
 // key names a worker's entry: its queue, then its ID.
 func key(w Worker) string { return w.Queue + "." + w.ID }
 
@@ -116,6 +150,10 @@ func (a *Announcer) Announce(ctx context.Context) error {
 		w.Running = a.running()
 	}
 	w.LastSeen = time.Now().UTC()
+	if a.completed != nil {
+		w.Completed = a.completed()
+		w.PerMinute = a.rate(w.LastSeen, w.Completed)
+	}
 	data, _ := json.Marshal(w)
 	ctx, cancel := context.WithTimeout(ctx, a.every)
 	defer cancel()

@@ -63,3 +63,30 @@ func TestRegistryListsLiveWorkers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, workers, "a worker that stops leaves the list at once")
 }
+
+// An announcement carries the completed count and the rate over the last
+// minute.
+func TestAnnouncementsCarryARate(t *testing.T) {
+	env := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	names := jetpool.DefaultNames()
+	var done uint64
+	a, err := registry.NewAnnouncer(ctx, env.JS, names, registry.Worker{Queue: "q", Concurrency: 1}, nil, env.Log)
+	require.NoError(t, err)
+	a.CountCompleted(func() uint64 { return done })
+	require.NoError(t, a.Announce(ctx))
+	began := time.Now()
+	natstest.Eventually(t, time.Second, func() bool { return time.Since(began) >= 100*time.Millisecond }, "time passes")
+	done = 30
+	require.NoError(t, a.Announce(ctx))
+	elapsed := time.Since(began)
+	workers, err := registry.List(ctx, env.JS, names)
+	require.NoError(t, err)
+	require.Len(t, workers, 1)
+	assert.Equal(t, uint64(30), workers[0].Completed)
+	assert.Greater(t, workers[0].PerMinute, 0.0)
+	assert.LessOrEqual(t, workers[0].PerMinute, 30/(100*time.Millisecond).Minutes()+1, "30 jobs in at least 100 ms")
+	assert.GreaterOrEqual(t, workers[0].PerMinute, 30/elapsed.Minutes()-1)
+}

@@ -23,9 +23,12 @@ type QueueStatus struct {
 	Dead     int    `json:"dead"`
 	// Processes and Slots are the live worker processes of the queue and
 	// the jobs they can run at once, from the worker registry.
-	Processes int  `json:"processes"`
-	Slots     int  `json:"slots"`
-	Consumer  bool `json:"consumer"` // false: jobs wait for a queue nobody provisioned
+	Processes int `json:"processes"`
+	Slots     int `json:"slots"`
+	// PerMinute is the jobs the queue's live workers completed per minute
+	// over the last minute, from the worker registry.
+	PerMinute float64 `json:"per_minute"`
+	Consumer  bool    `json:"consumer"` // false: jobs wait for a queue nobody provisioned
 }
 
 // StreamStatus is where a stream of jetpool's lives in the cluster.
@@ -100,13 +103,13 @@ func (a *app) statusCommand() *cobra.Command {
 
 func (a *app) printStatus(st *Status) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tRUNNING\tDEAD\tPROCESSES\tSLOTS")
+	fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tRUNNING\tDEAD\tPROCESSES\tSLOTS\tDONE/MIN")
 	for _, q := range st.Queues {
 		name := q.Queue
 		if !q.Consumer {
 			name += " (no consumer: run jetpool provision " + q.Queue + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", name, q.Pending, q.InFlight, q.Running, q.Dead, q.Processes, q.Slots)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\n", name, q.Pending, q.InFlight, q.Running, q.Dead, q.Processes, q.Slots, q.PerMinute)
 	}
 	if len(st.Workers) > 0 {
 		fmt.Fprintln(tw)

@@ -128,7 +128,9 @@ by default) and changes nothing that exists; leave it off in a cluster where
 					readiness += " " + name
 				}
 				obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
-				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), func() int { return int(r.n.Load()) })
+				pool := group.Pool(name)
+				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), func() int { return int(r.n.Load()) },
+					func() uint64 { return pool.Stats().Completed })
 			}
 			total := func() int64 {
 				var n int64

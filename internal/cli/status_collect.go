@@ -65,6 +65,7 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 		q.Processes++
 		q.Slots += w.Concurrency
 		q.Running += w.Running
+		q.PerMinute += w.PerMinute
 	}
 	for _, q := range byQueue {
 		st.Queues = append(st.Queues, *q)
