@@ -74,9 +74,29 @@ func StartCluster(t testing.TB) *Cluster {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := c.JS.AccountInfo(ctx)
-		return err == nil
-	}, "the cluster elects a JetStream meta leader")
+		return err == nil && c.metaFormed()
+	}, "the cluster elects a JetStream meta leader that knows every member")
 	return c
+}
+
+// metaFormed reports whether a meta leader sees every member with
+// JetStream and every member is current: before that, creating an R3
+// stream can fail for want of peers.
+func (c *Cluster) metaFormed() bool {
+	leaders := 0
+	for _, n := range c.Nodes {
+		ns := n.Server.NATS()
+		if !ns.JetStreamIsCurrent() {
+			return false
+		}
+		if ns.JetStreamIsLeader() {
+			leaders++
+			if len(ns.JetStreamClusterPeers()) != len(c.Nodes) {
+				return false
+			}
+		}
+	}
+	return leaders == 1
 }
 
 func (c *Cluster) start(t testing.TB, n *Node) error {
