@@ -34,7 +34,8 @@ type Job struct {
 	Payload []byte
 	// Headers are the message headers, jetpool's own included.
 	Headers nats.Header
-	// Attempt counts deliveries of this job, starting at 1.
+	// Attempt counts the runs of this job, this one included, starting at
+	// 1: its deliveries, less those a stopping pool returned unstarted.
 	Attempt int
 	// Enqueued is when the job was enqueued (zero if unknown).
 	Enqueued time.Time

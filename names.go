@@ -95,6 +95,11 @@ func (n Names) LeaseBucket() string { return n.p() + "_leases" }
 // WorkerBucket is the key-value bucket of live worker processes.
 func (n Names) WorkerBucket() string { return n.p() + "_workers" }
 
+// ReturnBucket is the key-value bucket that counts, per job message, the
+// deliveries a pool gave back without starting them: those are not
+// attempts.
+func (n Names) ReturnBucket() string { return n.p() + "_returns" }
+
 // JobSubject is the subject of a job of queue in batch.
 func (n Names) JobSubject(queue, batch string) string { return n.p() + ".jobs." + queue + "." + batch }
 

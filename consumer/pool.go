@@ -31,6 +31,7 @@ type Pool struct {
 	stopOnce  sync.Once
 
 	cons      jetstream.Consumer
+	returns   returns      // unstarted deliveries per message, not attempts
 	slots     []slot       // Concurrency+Prefetch: every job held, waiting or running
 	work      chan held    // jobs held and not started, in delivery order
 	jobTime   atomic.Int64 // moving average of a job's time in a worker, ns; 0 before the first
@@ -141,6 +142,13 @@ func (p *Pool) open(ctx context.Context) (jetstream.Consumer, error) {
 			return err
 		}
 		var err error
+		if p.returns, err = openReturns(ctx, p.js, p.cfg.Names, p.cfg.Queue); err != nil {
+			return err
+		}
+		if p.returns.kv == nil {
+			p.log.Warn("bucket missing: a job this pool returns unstarted at stop will be charged an attempt",
+				"bucket", p.cfg.Names.ReturnBucket(), "hint", "run jetpool provision")
+		}
 		cons, err = topology.CreateQueue(ctx, p.js, opts, p.cfg.Queue, p.cfg.Concurrency+p.cfg.Prefetch)
 		return err
 	})
@@ -160,9 +168,8 @@ func (p *Pool) Run(ctx context.Context) error {
 // Stop stops pulling, returns to the queue at once (with a Nak) every job
 // fetched but not started, including those still arriving from the pulls it
 // drains, lets running jobs finish within the shutdown grace, then cancels
-// and returns the rest. A returned job's next delivery counts as an attempt:
-// JetStream counts deliveries and cannot take a message back uncounted. Stop
-// returns when every goroutine has ended or ctx ends, and is safe to call
+// and returns the rest. A job returned unstarted is not charged an attempt
+// (the queue's return bucket counts it); a cancelled one is. Stop returns when every goroutine has ended or ctx ends, and is safe to call
 // more than once.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.stopOnce.Do(func() { go p.shutdown(ctx) })
@@ -216,7 +223,7 @@ func (p *Pool) shutdown(ctx context.Context) {
 	for empty := false; !empty; {
 		select {
 		case h := <-p.work:
-			p.release(h, "pool stopping")
+			p.giveBack(h)
 		default:
 			empty = true
 		}
@@ -250,7 +257,7 @@ func (p *Pool) runWorker() {
 		case h := <-p.work:
 			select {
 			case <-p.stopping: // handed over as the pool began to stop
-				p.release(h, "pool stopping")
+				p.giveBack(h)
 				continue
 			default:
 			}

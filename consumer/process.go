@@ -40,6 +40,20 @@ func (p *Pool) process(h held) {
 		p.deadLetter(h, job, 0, jetpool.Permanent(err))
 		return
 	}
+	returned, err := p.returns.count(meta)
+	if err != nil {
+		p.logJob(job, slog.LevelWarn, "returns of a redelivered job not read: every delivery counts as an attempt",
+			"bucket", p.cfg.Names.ReturnBucket(), "error", err)
+	}
+	job.Attempt -= returned
+	final := true // acked or dead-lettered: its return count is done with
+	if returned > 0 {
+		defer func() {
+			if final {
+				p.forgetReturns(job, meta.Sequence.Stream)
+			}
+		}()
+	}
 	if job.Attempt > p.cfg.MaxAttempts {
 		// The worker running the last attempt died: do not run it again.
 		p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
@@ -52,6 +66,7 @@ func (p *Pool) process(h held) {
 	switch {
 	case err == nil:
 		if err := p.settle(h, jetstream.Msg.Ack); err != nil {
+			final = false
 			p.stats.ackErrors.Add(1)
 			p.logJob(job, slog.LevelError, "ack of completed job failed; it will be redelivered", "error", err)
 			return
@@ -66,6 +81,7 @@ func (p *Pool) process(h held) {
 		p.logJob(job, slog.LevelDebug, "job completed")
 	case p.jobCtx.Err() != nil:
 		// Cancelled by shutdown: give it back for another worker.
+		final = false
 		p.release(h, "cancelled by shutdown")
 		p.logJob(job, slog.LevelWarn, "job cancelled by shutdown and returned to the queue", "error", err)
 	case errors.Is(err, jetpool.ErrPermanent):
@@ -73,6 +89,7 @@ func (p *Pool) process(h held) {
 	case job.Attempt >= p.cfg.MaxAttempts:
 		p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
 	default:
+		final = false
 		delay := p.cfg.Backoff.Delay(job.Attempt)
 		var ra *jetpool.RetryAfterError
 		if errors.As(err, &ra) {
@@ -84,6 +101,14 @@ func (p *Pool) process(h held) {
 			p.logJob(job, slog.LevelError, "nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
 		}
 		p.logJob(job, slog.LevelWarn, "job failed; retrying", "error", err, "retry_in", delay)
+	}
+}
+
+// forgetReturns drops the return count of a job once it is settled for
+// good (acknowledged or dead-lettered); a retried job keeps it.
+func (p *Pool) forgetReturns(job *jetpool.Job, streamSeq uint64) {
+	if err := p.returns.forget(streamSeq); err != nil {
+		p.logJob(job, slog.LevelDebug, "return count not dropped; it expires with the bucket's TTL", "error", err)
 	}
 }
 

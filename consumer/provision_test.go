@@ -141,7 +141,7 @@ func TestPoolWithProvisionCreatesTopology(t *testing.T) {
 	env := natstest.Start(t)
 	h := &countingHandler{}
 	startPool(t, env, consumer.Config{Queue: "q", Provision: true}, h)
-	assert.ElementsMatch(t, []string{names.WorkStream(), names.DeadStream(), "KV_" + names.BatchBucket(), "KV_" + names.LeaseBucket(), "KV_" + names.WorkerBucket()}, streamNames(t, env.JS))
+	assert.ElementsMatch(t, []string{names.WorkStream(), names.DeadStream(), "KV_" + names.BatchBucket(), "KV_" + names.LeaseBucket(), "KV_" + names.WorkerBucket(), "KV_" + names.ReturnBucket()}, streamNames(t, env.JS))
 	ids := publishN(t, env.JS, "q", "b1", 10)
 	natstest.Eventually(t, 10*time.Second, func() bool { return h.count() == len(ids) }, "every job ran")
 }

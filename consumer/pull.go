@@ -161,7 +161,7 @@ func (p *Pool) read(it jetstream.MessagesContext, n int) {
 		h := p.hold(msg)
 		select {
 		case <-p.stopping:
-			p.release(h, "pool stopping")
+			p.giveBack(h)
 		default:
 			p.work <- h // never blocks: it has room for every slot
 		}
@@ -197,9 +197,21 @@ func (p *Pool) drainPulls() {
 	}
 }
 
-// release returns a job that was not started to the queue at once. Its next
-// delivery counts as an attempt: JetStream counts every delivery and has no
-// way to give a message back uncounted.
+// giveBack returns a job that was not started to the queue at once, first
+// counting the delivery as returned so that the next one is not charged an
+// attempt. If the count cannot be written the job goes back all the same,
+// charged.
+func (p *Pool) giveBack(h held) {
+	if meta, err := h.msg.Metadata(); err == nil {
+		if err := p.returns.add(meta.Sequence.Stream); err != nil {
+			p.log.Warn("returned job will be charged an attempt: its return was not recorded",
+				"subject", h.msg.Subject(), "bucket", p.cfg.Names.ReturnBucket(), "error", err)
+		}
+	}
+	p.release(h, "pool stopping")
+}
+
+// release returns a job to the queue at once.
 func (p *Pool) release(h held, why string) {
 	if err := p.settle(h, jetstream.Msg.Nak); err != nil {
 		p.stats.ackErrors.Add(1)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/internal/kvcas"
 	"slices"
 	"time"
 
@@ -159,13 +160,7 @@ func (p *Producer) updateManifest(ctx context.Context, batch, queue string, chan
 // errConflict makes retry read the manifest again after a concurrent update.
 var errConflict = errors.New("manifest changed meanwhile")
 
-func conflict(err error) bool {
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-}
+func conflict(err error) bool { return kvcas.Conflict(err) }
 
 // ReopenBatch forgets the recorded final report of batch, so that jobs
 // re-entering it (a dead job retried) are reconciled anew.

@@ -132,7 +132,7 @@ func TestProducerWithProvisionWorksAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 10, b.Enqueued)
 	assert.Less(t, time.Since(began), 5*time.Second)
-	assert.ElementsMatch(t, []string{"JETPOOL_JOBS", "JETPOOL_DEAD", "KV_jetpool_batches", "KV_jetpool_leases", "KV_jetpool_workers"}, streamNames(t, env.JS))
+	assert.ElementsMatch(t, []string{"JETPOOL_JOBS", "JETPOOL_DEAD", "KV_jetpool_batches", "KV_jetpool_leases", "KV_jetpool_workers", "KV_jetpool_returns"}, streamNames(t, env.JS))
 
 	var seen idSet
 	startPool(t, env, consumer.Config{Queue: "q"}, func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil })

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -246,4 +248,41 @@ func TestPermissionSetsRefuseWhatARoleMustNotDo(t *testing.T) {
 		require.NoError(t, nc.Publish("$KV.jetpool_batches.b", []byte("{}")))
 		denied(t, pv, "Publish to", "$KV.jetpool_batches.b")
 	})
+}
+
+// A worker with its permission set records the jobs it returns unstarted
+// at stop, so that they are not charged an attempt: with --max-attempts 1,
+// the next worker still runs every one of them.
+func TestPermissionSetsLetAWorkerReturnJobsUncharged(t *testing.T) {
+	url, admin, producer, worker := startLeastPrivilegeBroker(t, false)
+	code, out := runStdin(t, strings.Repeat("job\n", 12), append(producer.flags(url), "enqueue", "demo", "-", "--batch", "ret")...)
+	require.Equal(t, ExitOK, code, out)
+
+	// Eight slots, three-second jobs: it runs eight jobs and holds the
+	// other four (half its concurrency) until it stops.
+	w := runInBackground(t, append(worker.flags(url), "work", "--queue", "demo", "--concurrency", "8", "--builtin", "sleep=3s", "--max-attempts", "1")...)
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		code, out := runStdin(t, "", append(admin.flags(url), "status", "--json")...)
+		var st Status
+		if code != ExitOK || json.Unmarshal([]byte(out), &st) != nil {
+			return false
+		}
+		for _, q := range st.Queues {
+			if q.Queue == "demo" {
+				return q.InFlight == 12
+			}
+		}
+		return false
+	}, "the worker holds every job")
+	w.stop()
+	require.Equal(t, ExitOK, w.wait(t, 30*time.Second), w.stderr.String())
+	assert.NotContains(t, w.stderr.String(), "Permissions Violation")
+	assert.NotContains(t, w.stderr.String(), "not recorded", "the returns were recorded")
+
+	w = runInBackground(t, append(worker.flags(url), "work", "--queue", "demo", "--builtin", "noop", "--max-attempts", "1")...)
+	code, out = runStdin(t, "", append(producer.flags(url), "batch", "wait", "ret", "--timeout", "30s")...)
+	require.Equal(t, ExitOK, code, "no returned job was dead-lettered unrun: %s\nworker: %s", out, w.stderr.String())
+	w.stop()
+	require.Equal(t, ExitOK, w.wait(t, 30*time.Second), w.stderr.String())
+	assert.NotContains(t, w.stderr.String(), "Permissions Violation")
 }

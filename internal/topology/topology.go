@@ -178,9 +178,11 @@ type Buckets struct {
 	Batches jetstream.KeyValue
 	Leases  jetstream.KeyValue
 	Workers jetstream.KeyValue
+	Returns jetstream.KeyValue
 }
 
-// EnsureBuckets creates or updates the batch, lease and worker buckets.
+// EnsureBuckets creates or updates the batch, lease, worker and return
+// buckets.
 func EnsureBuckets(ctx context.Context, js jetstream.JetStream, o Options) (Buckets, error) {
 	var kvs []jetstream.KeyValue
 	for _, cfg := range bucketConfigs(o) {
@@ -190,11 +192,11 @@ func EnsureBuckets(ctx context.Context, js jetstream.JetStream, o Options) (Buck
 		}
 		kvs = append(kvs, kv)
 	}
-	return Buckets{Batches: kvs[0], Leases: kvs[1], Workers: kvs[2]}, nil
+	return Buckets{Batches: kvs[0], Leases: kvs[1], Workers: kvs[2], Returns: kvs[3]}, nil
 }
 
-// bucketConfigs returns the configuration of the batch, lease and worker
-// buckets, in that order.
+// bucketConfigs returns the configuration of the batch, lease, worker and
+// return buckets, in that order.
 func bucketConfigs(o Options) []jetstream.KeyValueConfig {
 	batches, leases := bucketConfigsOf(o)
 	workers := jetstream.KeyValueConfig{
@@ -205,7 +207,17 @@ func bucketConfigs(o Options) []jetstream.KeyValueConfig {
 		Storage:     jetstream.MemoryStorage,
 		Replicas:    o.WithDefaults().Replicas,
 	}
-	return []jetstream.KeyValueConfig{batches, leases, workers}
+	// A job's return count lives as long as a manifest: a job that waits
+	// longer than that may be charged a return as an attempt.
+	returns := jetstream.KeyValueConfig{
+		Bucket:      o.Names.ReturnBucket(),
+		Description: "jetpool deliveries returned unstarted, per job message",
+		History:     1,
+		TTL:         o.WithDefaults().BatchTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.WithDefaults().Replicas,
+	}
+	return []jetstream.KeyValueConfig{batches, leases, workers, returns}
 }
 
 func bucketConfigsOf(o Options) (batches, leases jetstream.KeyValueConfig) {

@@ -1,0 +1,102 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/kvcas"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// returnTimeout bounds each read or write of the return bucket.
+const returnTimeout = 2 * time.Second
+
+// returns counts, per job message, the deliveries a pool gave back without
+// starting them (the jobs it held when it stopped). JetStream counts every
+// delivery; a job's attempt is its deliveries less its returns, so a job
+// returned unstarted is not charged an attempt. A nil kv (the bucket is
+// missing: an installation provisioned before it existed) counts nothing,
+// and every delivery is an attempt.
+type returns struct {
+	kv    jetstream.KeyValue
+	queue string
+}
+
+// key is <queue>.<stream sequence>: a worker's permissions can then be
+// limited to its own queues' counts.
+func (r returns) key(streamSeq uint64) string {
+	return r.queue + "." + strconv.FormatUint(streamSeq, 10)
+}
+
+// add records one more unstarted delivery of the message at streamSeq. It
+// must happen before the message goes back, so that its next delivery sees
+// the count.
+func (r returns) add(streamSeq uint64) error {
+	if r.kv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
+	defer cancel()
+	key := r.key(streamSeq)
+	for {
+		e, err := r.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			_, err = r.kv.Create(ctx, key, []byte("1"))
+		case err == nil:
+			n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+			_, err = r.kv.Update(ctx, key, []byte(strconv.FormatUint(n+1, 10)), e.Revision())
+		}
+		if err == nil || ctx.Err() != nil || !kvcas.Conflict(err) {
+			return err
+		}
+		// Another pool returned the same message meanwhile: count again.
+	}
+}
+
+// count is how many of the deliveries of the message at streamSeq were
+// returned unstarted. Only a redelivery can have any: the first delivery
+// costs no lookup.
+func (r returns) count(meta *jetstream.MsgMetadata) (int, error) {
+	if r.kv == nil || meta == nil || meta.NumDelivered < 2 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
+	defer cancel()
+	e, err := r.kv.Get(ctx, r.key(meta.Sequence.Stream))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(string(e.Value()))
+	if err != nil {
+		return 0, err
+	}
+	// Never more than the deliveries before this one.
+	return min(n, int(meta.NumDelivered)-1), nil
+}
+
+// forget drops the count of a message that is settled for good.
+func (r returns) forget(streamSeq uint64) error {
+	if r.kv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
+	defer cancel()
+	return r.kv.Purge(ctx, r.key(streamSeq))
+}
+
+// openReturns opens the return bucket for queue; a missing bucket counts
+// nothing.
+func openReturns(ctx context.Context, js jetstream.JetStream, names jetpool.Names, queue string) (returns, error) {
+	kv, err := js.KeyValue(ctx, names.ReturnBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return returns{}, nil
+	}
+	return returns{kv: kv, queue: queue}, err
+}
