@@ -21,6 +21,7 @@ WORKERS ?= 1
 UP_TIMEOUT ?= 120
 # Host clients are given all three nodes and fail over between them.
 HOST_NATS_URL ?= nats://127.0.0.1:$(or $(JETPOOL_N1_PORT),4222),nats://127.0.0.1:$(or $(JETPOOL_N2_PORT),4223),nats://127.0.0.1:$(or $(JETPOOL_N3_PORT),4224)
+HOST_MONITOR ?= http://127.0.0.1:$(or $(JETPOOL_N1_HTTP),8222),http://127.0.0.1:$(or $(JETPOOL_N2_HTTP),8223),http://127.0.0.1:$(or $(JETPOOL_N3_HTTP),8224)
 
 # The NKey seeds, the CA and the certificates (docs/compose.md): untracked,
 # made once by `make secrets`, mounted as compose secrets.
@@ -90,6 +91,7 @@ ps:
 logs:
 	$(COMPOSE) logs -f --tail 100 $(SERVICE)
 
-# As the admin: status reads every queue's consumer.
+# As the admin: status reads every queue's consumer; the meta leader comes
+# from the nodes' monitoring ports.
 status:
-	deploy/jetpool --nats-url '$(HOST_NATS_URL)' $(call identity,admin) status
+	deploy/jetpool --nats-url '$(HOST_NATS_URL)' $(call identity,admin) status --monitor '$(HOST_MONITOR)'

@@ -47,12 +47,24 @@ type ReplicaStatus struct {
 	Offline bool   `json:"offline,omitempty"`
 }
 
+// ConsumerStatus is where a queue's consumer lives in the cluster.
+type ConsumerStatus struct {
+	Queue    string          `json:"queue"`
+	Leader   string          `json:"leader,omitempty"`
+	Replicas []ReplicaStatus `json:"replicas,omitempty"`
+}
+
 // ClusterStatus is the cluster section of `jetpool status`.
 type ClusterStatus struct {
-	Name    string         `json:"name,omitempty"`
-	Server  string         `json:"server"` // the server this client is connected to
-	Servers []string       `json:"servers"`
-	Streams []StreamStatus `json:"streams"`
+	Name    string   `json:"name,omitempty"`
+	Server  string   `json:"server"` // the server this client is connected to
+	Servers []string `json:"servers"`
+	// Meta is the JetStream meta group, read with --monitor; MetaError
+	// says why it is missing.
+	Meta      *MetaStatus      `json:"meta,omitempty"`
+	MetaError string           `json:"meta_error,omitempty"`
+	Streams   []StreamStatus   `json:"streams"`
+	Consumers []ConsumerStatus `json:"consumers"`
 }
 
 // Status is the output of `jetpool status --json`.
@@ -71,6 +83,7 @@ const statusTimeout = 15 * time.Second
 
 func (a *app) statusCommand() *cobra.Command {
 	var asJSON bool
+	var monitors []string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show queues (pending, in flight, running, dead, worker processes and slots), live workers, recent batches and the cluster",
@@ -83,7 +96,10 @@ func (a *app) statusCommand() *cobra.Command {
 			defer s.close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
 			defer cancel()
-			st, err := collectStatus(ctx, s.nc, s.js, s.names)
+			if len(monitors) == 0 {
+				monitors = splitList(a.getenv("JETPOOL_MONITOR"))
+			}
+			st, err := collectStatus(ctx, s.nc, s.js, s.names, monitors)
 			if err != nil {
 				if cmd.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					return exitWith(ExitTimeout, fmt.Errorf("status not collected within %s: %w", statusTimeout, err))
@@ -98,7 +114,19 @@ func (a *app) statusCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringSliceVar(&monitors, "monitor", nil, "monitoring URL of a NATS server (http://HOST:8222), repeatable or comma-separated, to show the JetStream meta leader (default: $JETPOOL_MONITOR)")
 	return cmd
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func (a *app) printStatus(st *Status) {
@@ -134,22 +162,41 @@ func (a *app) printStatus(st *Status) {
 	fmt.Fprintln(tw)
 	c := st.Cluster
 	fmt.Fprintf(tw, "CLUSTER %s\tconnected to %s\tservers: %s\n", orDash(c.Name), c.Server, strings.Join(c.Servers, ", "))
+	switch m := c.Meta; {
+	case m == nil:
+		fmt.Fprintf(tw, "META LEADER unknown\t%s\n", c.MetaError)
+	case m.Leader == "":
+		fmt.Fprintf(tw, "META LEADER -\ta single server, no cluster\n")
+	default:
+		fmt.Fprintf(tw, "META LEADER %s\t%d servers\t%s\n", m.Leader, m.Size, orDash(replicas(m.Replicas)))
+	}
 	fmt.Fprintln(tw, "STREAM\tMESSAGES\tLEADER\tREPLICAS")
 	for _, s := range c.Streams {
-		var reps []string
-		for _, r := range s.Replicas {
-			state := "current"
-			switch {
-			case r.Offline:
-				state = "offline"
-			case !r.Current:
-				state = fmt.Sprintf("lagging %d", r.Lag)
-			}
-			reps = append(reps, r.Name+" "+state)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.Stream, s.Messages, orDash(s.Leader), orDash(replicas(s.Replicas)))
+	}
+	if len(c.Consumers) > 0 {
+		fmt.Fprintln(tw, "CONSUMER\t\tLEADER\tREPLICAS")
+		for _, q := range c.Consumers {
+			fmt.Fprintf(tw, "%s\t\t%s\t%s\n", q.Queue, orDash(q.Leader), orDash(replicas(q.Replicas)))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.Stream, s.Messages, orDash(s.Leader), orDash(strings.Join(reps, ", ")))
 	}
 	_ = tw.Flush()
+}
+
+// replicas describes followers: "n2 current, n3 lagging 12, n1 offline".
+func replicas(rs []ReplicaStatus) string {
+	var out []string
+	for _, r := range rs {
+		state := "current"
+		switch {
+		case r.Offline:
+			state = "offline"
+		case !r.Current:
+			state = fmt.Sprintf("lagging %d", r.Lag)
+		}
+		out = append(out, r.Name+" "+state)
+	}
+	return strings.Join(out, ", ")
 }
 
 func orDash(s string) string {

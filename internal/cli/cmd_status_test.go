@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,4 +61,81 @@ func TestStatusShowsUnconsumedQueuesAndWorkers(t *testing.T) {
 	require.Equal(t, 0, res.code)
 	assert.Contains(t, res.stdout, "nobody (no consumer: run jetpool provision nobody)")
 	assert.Contains(t, res.stdout, "CLUSTER")
+}
+
+// In a three-node cluster, status names the meta leader (read from the
+// servers' monitoring endpoints), its peers and the queue consumer's
+// leader; when the meta leader stops, it names the new one, and the
+// stopped server's endpoint no longer answering does not fail status.
+func TestStatusShowsMetaLeaderAndConsumerLeaders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	c := natstest.StartCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, broker.Provision(ctx, c.JS, broker.ProvisionOptions{Replicas: 3}, "q"))
+	monitor := strings.Join(c.MonitorURLs(), ",")
+	status := func() Status {
+		t.Helper()
+		res := runJetpool(t, ctx, "", "--nats-url", c.URL(), "status", "--json", "--monitor", monitor)
+		require.Equal(t, 0, res.code)
+		var st Status
+		require.NoError(t, json.Unmarshal([]byte(res.stdout), &st))
+		return st
+	}
+	metaLeader := func() string {
+		for _, n := range c.Nodes {
+			if n.Server != nil && n.Server.NATS().JetStreamIsLeader() {
+				return n.Name
+			}
+		}
+		return ""
+	}
+
+	var st Status
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		st = status()
+		if st.Cluster.Meta == nil || len(st.Cluster.Meta.Replicas) != 2 {
+			return false
+		}
+		for _, r := range st.Cluster.Meta.Replicas {
+			if !r.Current {
+				return false
+			}
+		}
+		return true
+	}, "status lists the meta leader's two peers, current")
+	assert.Equal(t, metaLeader(), st.Cluster.Meta.Leader)
+	assert.Equal(t, 3, st.Cluster.Meta.Size)
+	require.Len(t, st.Cluster.Consumers, 1)
+	assert.Equal(t, "q", st.Cluster.Consumers[0].Queue)
+	assert.NotEmpty(t, st.Cluster.Consumers[0].Leader, "the consumer's leader")
+	assert.Len(t, st.Cluster.Consumers[0].Replicas, 2)
+
+	old := c.Node(st.Cluster.Meta.Leader)
+	c.Stop(t, old)
+	natstest.Eventually(t, time.Minute, func() bool { l := metaLeader(); return l != "" && l != old.Name }, "a new meta leader")
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		st = status()
+		return st.Cluster.Meta != nil && st.Cluster.Meta.Leader == metaLeader()
+	}, "status names the new meta leader")
+	var stopped *ReplicaStatus
+	for i, r := range st.Cluster.Meta.Replicas {
+		if r.Name == old.Name {
+			stopped = &st.Cluster.Meta.Replicas[i]
+		}
+	}
+	if assert.NotNil(t, stopped, "the stopped server is still a peer: %+v", st.Cluster.Meta.Replicas) {
+		assert.False(t, stopped.Current, "the stopped server is not current")
+	}
+
+	res := runJetpool(t, ctx, "", "--nats-url", c.URL(), "status", "--monitor", monitor)
+	require.Equal(t, 0, res.code)
+	assert.Contains(t, res.stdout, "META LEADER "+metaLeader())
+	assert.Contains(t, res.stdout, "CONSUMER")
+	res = runJetpool(t, ctx, "", "--nats-url", c.URL(), "status")
+	require.Equal(t, 0, res.code)
+	assert.Contains(t, res.stdout, "META LEADER unknown", "without --monitor")
+	assert.Contains(t, res.stdout, "--monitor")
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -73,6 +75,14 @@ func (a *app) connectWaiting(ctx context.Context) (*session, error) {
 	return a.dial(ctx, true, true)
 }
 
+// notUpYet reports whether a failed connect is one that a server still
+// starting (or not started) gives: nothing listens, or it closes the
+// connection before its INFO. Refused credentials or TLS are not.
+func notUpYet(err error) bool {
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
 func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) {
 	cfg, names, err := a.loadConfig()
 	if err != nil {
@@ -100,10 +110,10 @@ func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) 
 		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
-	if err != nil && wait && errors.Is(err, nats.ErrNoServers) {
+	if err != nil && wait && notUpYet(err) {
 		// A worker or producer started before its server waits for it.
 		a.log.Warn("NATS unreachable; waiting for it", "url", redact(cfg.NATSURL), "error", connectError(cfg, dialer.lastAddr(), err))
-		for err != nil && errors.Is(err, nats.ErrNoServers) {
+		for err != nil && notUpYet(err) {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()

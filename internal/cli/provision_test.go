@@ -126,7 +126,7 @@ func TestWorkProvisionCreatesTopology(t *testing.T) {
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--builtin", "noop", "--provision")
-	natstest.Eventually(t, 15*time.Second, func() bool { return len(jetpoolStreams(t, env.JS)) == 5 }, "work --provision created the topology: two streams, three buckets")
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(jetpoolStreams(t, env.JS)) == 6 }, "work --provision created the topology: two streams, four buckets")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	natstest.Eventually(t, 15*time.Second, func() bool {

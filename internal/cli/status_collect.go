@@ -17,7 +17,8 @@ import (
 // collectStatus gathers `jetpool status`: every queue that has jobs, a
 // consumer or dead letters; the live workers; the recent batches; and where
 // jetpool's streams live in the cluster.
-func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names) (*Status, error) {
+// monitors are servers' monitoring URLs, from which the meta leader is read.
+func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names, monitors []string) (*Status, error) {
 	work, err := js.Stream(ctx, names.WorkStream())
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w (run jetpool provision?)", names.WorkStream(), err)
@@ -43,11 +44,13 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 		}
 		return byQueue[q]
 	}
+	consumers := []ConsumerStatus{}
 	lister := work.ListConsumers(ctx)
 	for ci := range lister.Info() {
 		q := queue(ci.Name)
 		q.Consumer = true
 		q.Pending, q.InFlight = ci.NumPending, ci.NumAckPending
+		consumers = append(consumers, consumerStatus(ci))
 	}
 	if err := lister.Err(); err != nil {
 		return nil, err
@@ -76,7 +79,23 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 		return nil, err
 	}
 	st.Cluster = clusterStatus(ctx, nc, js, names)
+	sort.Slice(consumers, func(i, j int) bool { return consumers[i].Queue < consumers[j].Queue })
+	st.Cluster.Consumers = consumers
+	if len(monitors) == 0 {
+		st.Cluster.MetaError = "give --monitor http://HOST:8222 (a server's monitoring port) to read it"
+	} else if st.Cluster.Meta, err = metaStatus(ctx, monitors); err != nil {
+		st.Cluster.MetaError = err.Error()
+	}
 	return st, nil
+}
+
+func consumerStatus(ci *jetstream.ConsumerInfo) ConsumerStatus {
+	cs := ConsumerStatus{Queue: ci.Name}
+	if ci.Cluster != nil {
+		cs.Leader = ci.Cluster.Leader
+		cs.Replicas = peerStatus(ci.Cluster.Replicas)
+	}
+	return cs
 }
 
 // recentReports reconciles the n most recently written batches. It reads
@@ -121,7 +140,7 @@ func recentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Na
 // clusterStatus says which servers the client knows and where jetpool's
 // streams have their leaders and replicas. It reports what it can read.
 func clusterStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names) ClusterStatus {
-	c := ClusterStatus{Name: nc.ConnectedClusterName(), Server: nc.ConnectedServerName(), Servers: nc.Servers()}
+	c := ClusterStatus{Name: nc.ConnectedClusterName(), Server: nc.ConnectedServerName(), Servers: nc.Servers(), Consumers: []ConsumerStatus{}}
 	for _, name := range []string{names.WorkStream(), names.DeadStream(), "KV_" + names.BatchBucket()} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
@@ -131,11 +150,18 @@ func clusterStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 		ss := StreamStatus{Stream: name, Messages: info.State.Msgs}
 		if info.Cluster != nil {
 			ss.Leader = info.Cluster.Leader
-			for _, r := range info.Cluster.Replicas {
-				ss.Replicas = append(ss.Replicas, ReplicaStatus{Name: r.Name, Current: r.Current, Lag: r.Lag, Offline: r.Offline})
-			}
+			ss.Replicas = peerStatus(info.Cluster.Replicas)
 		}
 		c.Streams = append(c.Streams, ss)
 	}
 	return c
+}
+
+// peerStatus describes the followers of a stream or consumer.
+func peerStatus(peers []*jetstream.PeerInfo) []ReplicaStatus {
+	var out []ReplicaStatus
+	for _, r := range peers {
+		out = append(out, ReplicaStatus{Name: r.Name, Current: r.Current, Lag: r.Lag, Offline: r.Offline})
+	}
+	return out
 }

@@ -31,7 +31,17 @@ type Node struct {
 	Store   string
 	Listen  string // client HOST:PORT
 	Cluster string // route HOST:PORT
+	Monitor string // monitoring (HTTP) HOST:PORT
 	routes  []string
+}
+
+// MonitorURLs lists every member's monitoring endpoint.
+func (c *Cluster) MonitorURLs() []string {
+	urls := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		urls[i] = "http://" + n.Monitor
+	}
+	return urls
 }
 
 // StartCluster runs a three-node cluster and waits until JetStream has a
@@ -39,7 +49,7 @@ type Node struct {
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	c := &Cluster{Log: Logger(t, slog.LevelInfo)}
-	ports := freePorts(t, 6)
+	ports := freePorts(t, 9)
 	var routes []string
 	for i := range 3 {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
@@ -51,6 +61,7 @@ func StartCluster(t testing.TB) *Cluster {
 			Store:   filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
 			Listen:  fmt.Sprintf("127.0.0.1:%d", ports[i]),
 			Cluster: fmt.Sprintf("127.0.0.1:%d", ports[3+i]),
+			Monitor: fmt.Sprintf("127.0.0.1:%d", ports[6+i]),
 			routes:  routes,
 		})
 	}
@@ -101,7 +112,7 @@ func (c *Cluster) metaFormed() bool {
 
 func (c *Cluster) start(t testing.TB, n *Node) error {
 	srv, err := broker.Start(broker.Options{
-		ServerName: n.Name, StoreDir: n.Store, Listen: n.Listen,
+		ServerName: n.Name, StoreDir: n.Store, Listen: n.Listen, HTTP: n.Monitor,
 		ClusterName: "jetpool-test", ClusterListen: n.Cluster, Routes: n.routes,
 		ReadyTimeout: 30 * time.Second, Logger: Logger(t, slog.LevelError),
 	})
