@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -170,12 +171,12 @@ func List(ctx context.Context, js jetstream.JetStream, names jetpool.Names) ([]W
 	if err != nil {
 		return nil, fmt.Errorf("registry: open bucket %s: %w", names.WorkerBucket(), err)
 	}
-	keys, err := kv.ListKeys(ctx)
+	keys, err := currentKeys(ctx, js, names.WorkerBucket())
 	if err != nil {
 		return nil, fmt.Errorf("registry: list workers: %w", err)
 	}
 	var out []Worker
-	for k := range keys.Keys() {
+	for _, k := range keys {
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // gone meanwhile
@@ -198,4 +199,25 @@ func List(ctx context.Context, js jetstream.JetStream, names jetpool.Names) ([]W
 		return out[i].PID < out[j].PID
 	})
 	return out, nil
+}
+
+// currentKeys lists the keys of bucket from its stream's subjects, one
+// consistent snapshot. (A key watcher, as ListKeys uses, can miss a key
+// whose entry is replaced while it reads: workers replace theirs every
+// few seconds.) Deleted keys are listed too; reading them finds nothing.
+func currentKeys(ctx context.Context, js jetstream.JetStream, bucket string) ([]string, error) {
+	s, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, err
+	}
+	prefix := "$KV." + bucket + "."
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subject, prefix))
+	}
+	return keys, nil
 }

@@ -75,7 +75,7 @@ func TestStatusShowsMetaLeaderAndConsumerLeaders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	require.NoError(t, broker.Provision(ctx, c.JS, broker.ProvisionOptions{Replicas: 3}, "q"))
-	monitor := strings.Join(c.MonitorURLs(), ",")
+	var monitor string
 	status := func() Status {
 		t.Helper()
 		res := runJetpool(t, ctx, "", "--nats-url", c.URL(), "status", "--json", "--monitor", monitor)
@@ -93,6 +93,16 @@ func TestStatusShowsMetaLeaderAndConsumerLeaders(t *testing.T) {
 		return ""
 	}
 
+	// The leader's endpoint last: a follower's answer, first, names the
+	// leader but cannot tell whether the peers are current.
+	natstest.Eventually(t, 30*time.Second, func() bool { return metaLeader() != "" }, "a meta leader")
+	var urls []string
+	for _, n := range c.Nodes {
+		if n.Name != metaLeader() {
+			urls = append(urls, "http://"+n.Monitor)
+		}
+	}
+	monitor = strings.Join(append(urls, "http://"+c.Node(metaLeader()).Monitor), ",")
 	var st Status
 	natstest.Eventually(t, 30*time.Second, func() bool {
 		st = status()

@@ -19,38 +19,52 @@ import (
 type MetaStatus struct {
 	Leader   string          `json:"leader"` // empty for a single server, which has no meta group
 	Size     int             `json:"cluster_size"`
-	Replicas []ReplicaStatus `json:"replicas,omitempty"` // the leader's view of its peers
+	Replicas []ReplicaStatus `json:"replicas,omitempty"` // the leader's view of its peers; none when the leader's endpoint did not answer
 	From     string          `json:"from"`               // the monitoring endpoint that answered
 }
 
 // monitorTimeout bounds each monitoring request.
 const monitorTimeout = 3 * time.Second
 
-// metaStatus reads the meta group from the first of urls whose /jsz
-// answers, asking each server in turn; the leader's answer lists its peers,
-// so it asks the leader again when the first answer came from a follower
-// whose own endpoint is among urls.
+// metaStatus reads the meta group from the monitoring endpoints urls. Only
+// the leader's view of its peers tells whether they are current, so it asks
+// each endpoint in turn until the leader answers; when none of those that
+// answer is the leader, it reports the leader's name without peers.
 func metaStatus(ctx context.Context, urls []string) (*MetaStatus, error) {
 	var errs []error
+	var first *MetaStatus
 	for _, u := range urls {
 		m, err := readMeta(ctx, u)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if len(m.Replicas) == 0 && m.Leader != "" {
-			for _, other := range urls {
-				if other == u {
-					continue
-				}
-				if lm, err := readMeta(ctx, other); err == nil && len(lm.Replicas) > 0 && lm.Leader == m.Leader {
-					return lm, nil
-				}
-			}
+		if m.fromLeader() {
+			return m, nil
 		}
-		return m, nil
+		if first == nil {
+			first = m
+		}
+	}
+	if first != nil {
+		first.Replicas = nil // a follower's view of them says nothing
+		return first, nil
 	}
 	return nil, fmt.Errorf("no monitoring endpoint answered: %w", errors.Join(errs...))
+}
+
+// fromLeader reports whether m is the meta leader's own view: a server
+// lists its peers, not itself, so the leader's list lacks the leader.
+func (m *MetaStatus) fromLeader() bool {
+	if m.Leader == "" {
+		return true // a single server
+	}
+	for _, r := range m.Replicas {
+		if r.Name == m.Leader {
+			return false
+		}
+	}
+	return len(m.Replicas) > 0
 }
 
 // readMeta reads the meta group as the server at monitoring URL u sees it.
