@@ -9,73 +9,20 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jetpool/jetpool/producer"
-	"github.com/jetpool/jetpool/registry"
+	"github.com/jetpool/jetpool/internal/status"
 	"github.com/spf13/cobra"
 )
 
-// QueueStatus is one queue's line in `jetpool status`.
-type QueueStatus struct {
-	Queue    string `json:"queue"`
-	Pending  uint64 `json:"pending"`   // waiting for a worker
-	InFlight int    `json:"in_flight"` // delivered and not yet acknowledged, per the server
-	Running  int    `json:"running"`   // handlers running now, per the worker registry
-	Dead     int    `json:"dead"`
-	// Processes and Slots are the live worker processes of the queue and
-	// the jobs they can run at once, from the worker registry.
-	Processes int `json:"processes"`
-	Slots     int `json:"slots"`
-	// PerMinute is the jobs the queue's live workers completed per minute
-	// over the last minute, from the worker registry.
-	PerMinute float64 `json:"per_minute"`
-	Consumer  bool    `json:"consumer"` // false: jobs wait for a queue nobody provisioned
-}
-
-// StreamStatus is where a stream of jetpool's lives in the cluster.
-type StreamStatus struct {
-	Stream   string          `json:"stream"`
-	Messages uint64          `json:"messages"`
-	Leader   string          `json:"leader,omitempty"`
-	Replicas []ReplicaStatus `json:"replicas,omitempty"`
-}
-
-// ReplicaStatus is one follower of a stream.
-type ReplicaStatus struct {
-	Name    string `json:"name"`
-	Current bool   `json:"current"`
-	Lag     uint64 `json:"lag"`
-	Offline bool   `json:"offline,omitempty"`
-}
-
-// ConsumerStatus is where a queue's consumer lives in the cluster.
-type ConsumerStatus struct {
-	Queue    string          `json:"queue"`
-	Leader   string          `json:"leader,omitempty"`
-	Replicas []ReplicaStatus `json:"replicas,omitempty"`
-}
-
-// ClusterStatus is the cluster section of `jetpool status`.
-type ClusterStatus struct {
-	Name    string   `json:"name,omitempty"`
-	Server  string   `json:"server"` // the server this client is connected to
-	Servers []string `json:"servers"`
-	// Meta is the JetStream meta group, read with --monitor; MetaError
-	// says why it is missing.
-	Meta      *MetaStatus      `json:"meta,omitempty"`
-	MetaError string           `json:"meta_error,omitempty"`
-	Streams   []StreamStatus   `json:"streams"`
-	Consumers []ConsumerStatus `json:"consumers"`
-}
-
-// Status is the output of `jetpool status --json`.
-type Status struct {
-	Queues  []QueueStatus      `json:"queues"`
-	Workers []registry.Worker  `json:"workers"`
-	Batches []*producer.Report `json:"batches"`
-	Cluster ClusterStatus      `json:"cluster"`
-}
-
-const recentBatches = 10
+// The status types, named here as the command's tests know them.
+type (
+	Status         = status.Status
+	QueueStatus    = status.QueueStatus
+	ReplicaStatus  = status.ReplicaStatus
+	MetaStatus     = status.MetaStatus
+	ClusterStatus  = status.ClusterStatus
+	StreamStatus   = status.StreamStatus
+	ConsumerStatus = status.ConsumerStatus
+)
 
 // statusTimeout bounds the whole of `jetpool status`; running out exits
 // with ExitTimeout.
@@ -99,7 +46,7 @@ func (a *app) statusCommand() *cobra.Command {
 			if len(monitors) == 0 {
 				monitors = splitList(a.getenv("JETPOOL_MONITOR"))
 			}
-			st, err := collectStatus(ctx, s.nc, s.js, s.names, monitors)
+			st, err := status.Collect(ctx, s.nc, s.js, s.names, monitors)
 			if err != nil {
 				if cmd.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					return exitWith(ExitTimeout, fmt.Errorf("status not collected within %s: %w", statusTimeout, err))

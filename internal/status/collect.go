@@ -1,4 +1,4 @@
-package cli
+package status
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// collectStatus gathers `jetpool status`: every queue that has jobs, a
+// Collect gathers `jetpool status`: every queue that has jobs, a
 // consumer or dead letters; the live workers; the recent batches; and where
 // jetpool's streams live in the cluster.
 // monitors are servers' monitoring URLs, from which the meta leader is read.
-func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names, monitors []string) (*Status, error) {
+func Collect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names jetpool.Names, monitors []string) (*Status, error) {
 	work, err := js.Stream(ctx, names.WorkStream())
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w (run jetpool provision?)", names.WorkStream(), err)
@@ -75,7 +75,7 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 	}
 	sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Queue < st.Queues[j].Queue })
 
-	if st.Batches, err = recentReports(ctx, js, names, recentBatches); err != nil {
+	if st.Batches, err = RecentReports(ctx, js, names, RecentBatches); err != nil {
 		return nil, err
 	}
 	st.Cluster = clusterStatus(ctx, nc, js, names)
@@ -98,13 +98,33 @@ func consumerStatus(ci *jetstream.ConsumerInfo) ConsumerStatus {
 	return cs
 }
 
-// recentReports reconciles the n most recently written batches. It reads
+// RecentReports reconciles the n most recently written batches. It reads
 // the batch bucket's stream backwards from its last message, so its cost
 // does not grow with the number of batches kept.
-func recentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Names, n int) ([]*producer.Report, error) {
+func RecentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Names, n int) ([]*producer.Report, error) {
+	page, err := Batches(ctx, js, names, 0, n)
+	if err != nil {
+		return nil, err
+	}
+	return page.Reports, nil
+}
+
+// BatchPage is a page of batch reports, most recently written first.
+type BatchPage struct {
+	Reports []*producer.Report `json:"reports"`
+	// Total counts the batch bucket's messages: about the batches kept.
+	Total uint64 `json:"total"`
+	// Next is the before of the following page; 0 when this is the last.
+	Next uint64 `json:"next"`
+}
+
+// Batches reconciles at most n batches written before the batch bucket's
+// stream sequence before (0: from the newest), newest first.
+func Batches(ctx context.Context, js jetstream.JetStream, names jetpool.Names, before uint64, n int) (*BatchPage, error) {
+	page := &BatchPage{Reports: []*producer.Report{}}
 	s, err := js.Stream(ctx, "KV_"+names.BatchBucket())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return []*producer.Report{}, nil
+		return page, nil
 	}
 	if err != nil {
 		return nil, err
@@ -114,10 +134,14 @@ func recentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Na
 		return nil, err
 	}
 	info := s.CachedInfo()
+	page.Total = info.State.Msgs
 	seen := map[string]bool{}
-	out := []*producer.Report{}
 	prefix := "$KV." + names.BatchBucket() + "."
-	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < n; seq-- {
+	seq := info.State.LastSeq
+	if before > 0 {
+		seq = min(seq, before-1)
+	}
+	for ; seq >= info.State.FirstSeq && seq > 0 && len(page.Reports) < n; seq-- {
 		msg, err := s.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // superseded by a later revision, or deleted
@@ -131,10 +155,13 @@ func recentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Na
 		}
 		seen[batch] = true
 		if r, err := p.Reconcile(ctx, batch); err == nil {
-			out = append(out, r)
+			page.Reports = append(page.Reports, r)
 		}
 	}
-	return out, nil
+	if len(page.Reports) == n && seq >= info.State.FirstSeq && seq > 0 {
+		page.Next = seq + 1
+	}
+	return page, nil
 }
 
 // clusterStatus says which servers the client knows and where jetpool's
