@@ -106,15 +106,21 @@ func (a *Admin) List(ctx context.Context, queue string) ([]Letter, error) {
 }
 
 func (a *Admin) letter(m jetstream.Msg) Letter {
-	h := m.Headers()
-	l := Letter{JobID: h.Get(jetpool.HeaderJobID), Queue: h.Get(jetpool.HeaderQueue), Batch: h.Get(jetpool.HeaderBatch),
-		Error: h.Get(jetpool.HeaderError), Payload: m.Data(), Headers: h}
+	var seq uint64
 	if md, err := m.Metadata(); err == nil {
-		l.Seq = md.Sequence.Stream
+		seq = md.Sequence.Stream
 	}
+	return a.letterOf(seq, m.Subject(), m.Headers(), m.Data())
+}
+
+// letterOf reads a dead letter from its stream sequence, subject, headers
+// and payload.
+func (a *Admin) letterOf(seq uint64, subject string, h nats.Header, data []byte) Letter {
+	l := Letter{Seq: seq, JobID: h.Get(jetpool.HeaderJobID), Queue: h.Get(jetpool.HeaderQueue), Batch: h.Get(jetpool.HeaderBatch),
+		Error: h.Get(jetpool.HeaderError), Payload: data, Headers: h}
 	l.Attempts, _ = strconv.Atoi(h.Get(jetpool.HeaderAttempts))
 	l.DeadAt, _ = time.Parse(time.RFC3339Nano, h.Get(jetpool.HeaderDeadAt))
-	if q, b, ok := a.names.SplitSubject(m.Subject()); ok {
+	if q, b, ok := a.names.SplitSubject(subject); ok {
 		l.Queue, l.Batch = q, b
 	}
 	return l

@@ -105,6 +105,8 @@ batches to learn when they are done and what became of every job.
 		a.demoCommand(),
 		a.benchCommand(),
 		a.healthCommand(),
+		a.dashboardCommand(),
+		a.jobCommand(),
 	)
 	return root
 }

@@ -1,0 +1,74 @@
+package dashboard
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// tokenCookie carries the dashboard token once the page was opened with
+// ?token=.
+const tokenCookie = "jetpool_dashboard"
+
+// csrfHeader carries the page's CSRF token on every POST.
+const csrfHeader = "X-Jetpool-Csrf"
+
+// authorized reports whether r carries the token, when one is required, and
+// answers the request when it does not. The page opened with ?token= sets
+// the cookie and reloads without it, so the token leaves the address bar.
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if h.opts.Token == "" {
+		return true
+	}
+	if q := r.URL.Query().Get("token"); q != "" && r.Method == http.MethodGet && r.URL.Path == "/" {
+		if !equal(q, h.opts.Token) {
+			http.Error(w, "wrong token", http.StatusUnauthorized)
+			return false
+		}
+		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.Redirect(w, r, "./", http.StatusSeeOther)
+		return false
+	}
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && equal(bearer, h.opts.Token) {
+		return true
+	}
+	if c, err := r.Cookie(tokenCookie); err == nil && equal(c.Value, h.opts.Token) {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="jetpool dashboard"`)
+	http.Error(w, "token required: open the dashboard with ?token=TOKEN once, or send Authorization: Bearer TOKEN", http.StatusUnauthorized)
+	return false
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// sameOrigin reports whether a state-changing request comes from the page
+// itself: the page's CSRF token in its header, no cross-site fetch
+// metadata, and an Origin, when sent, naming this host. It answers 403 when
+// not.
+func (h *Handler) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	refuse := func(why string) bool {
+		h.log.Warn("dashboard: state-changing request refused", "reason", why, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		http.Error(w, "forbidden: "+why, http.StatusForbidden)
+		return false
+	}
+	if r.Method != http.MethodPost {
+		return refuse("changes need POST")
+	}
+	if !equal(r.Header.Get(csrfHeader), h.csrf) {
+		return refuse("missing or wrong " + csrfHeader + " header")
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin":
+	default:
+		return refuse("cross-site request")
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return refuse("cross-origin request")
+		}
+	}
+	return true
+}
