@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -102,7 +103,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "" {
 		// Mounted under a prefix and asked without the trailing slash:
 		// the page's relative URLs need it.
-		http.Redirect(w, r, r.RequestURI+"/", http.StatusFound)
+		path, query, _ := strings.Cut(r.RequestURI, "?")
+		if query != "" {
+			query = "?" + query
+		}
+		http.Redirect(w, r, path+"/"+query, http.StatusFound)
 		return
 	}
 	if !h.authorized(w, r) {

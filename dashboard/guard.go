@@ -27,7 +27,10 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-		http.Redirect(w, r, "./", http.StatusSeeOther)
+		// Relative to the address the browser asked for: under a prefix,
+		// http.Redirect would resolve it against the stripped path.
+		w.Header().Set("Location", "./")
+		w.WriteHeader(http.StatusSeeOther)
 		return false
 	}
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && equal(bearer, h.opts.Token) {

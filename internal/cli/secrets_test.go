@@ -166,6 +166,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		{"dlq", "show", "q", "nope"},
 		{"dlq", "retry", "q", "--all"},
 		{"dlq", "purge", "q"},
+		{"job", "show", "nope-1"},
 		{"bench", "--jobs", "0"},
 		{"work", "--queue", "bad queue", "--builtin", "noop"},
 	}
@@ -173,6 +174,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		{"work", "--queue", "q", "--builtin", "fail=1", "--max-attempts", "1"},
 		{"produce", "--name", "m", "--queue", "q", "--every", "200ms", "--source-file", "ITEMS"},
 		{"broker", "--store", "STORE", "--listen", "127.0.0.1:-1"},
+		{"dashboard", "--listen", "127.0.0.1:0"},
 	}
 	for _, ch := range channels {
 		t.Run(ch.name, func(t *testing.T) {

@@ -1,8 +1,8 @@
 // Package locate finds where a job is now from its ID: waiting in the work
 // stream, delivered to a worker and not yet acknowledged, dead-lettered, or
-// no longer in the work stream. It reads message headers only, with an
-// ordered consumer filtered to the job's batch when its ID names one, so it
-// adds nothing to the enqueue and consume paths.
+// no longer in the work stream. It reads stored messages directly, first
+// those of the job's batch when its ID names one, then the whole stream, so
+// it adds nothing to the enqueue and consume paths.
 package locate
 
 import (
@@ -43,7 +43,7 @@ type Location struct {
 	Delivered bool `json:"delivered"`
 	// Letter is the dead letter of a dead job.
 	Letter *dlq.Letter `json:"letter,omitempty"`
-	// Scanned counts the message headers read to find the job.
+	// Scanned counts the messages read to find the job.
 	Scanned int `json:"scanned"`
 }
 

@@ -2,14 +2,13 @@ package locate
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// fetchSize is the headers fetched per request while scanning.
-const fetchSize = 1000
 
 // found is the message of a job, read from its headers.
 type found struct {
@@ -21,62 +20,44 @@ type found struct {
 // scan looks for id among the messages of s under narrow, then, when it is
 // not there, under the whole of wide. It counts what it reads in loc.
 func (f *Finder) scan(ctx context.Context, s jetstream.Stream, loc *Location, narrow []string, wide, id string) (*found, error) {
-	m, err := f.scanFilter(ctx, s, loc, narrow, id)
-	if m != nil || err != nil {
-		return m, err
+	for _, filter := range narrow {
+		if m, err := f.scanFilter(ctx, s, loc, filter, id); m != nil || err != nil {
+			return m, err
+		}
 	}
-	return f.scanFilter(ctx, s, loc, []string{wide}, id)
+	return f.scanFilter(ctx, s, loc, wide, id)
 }
 
-// scanFilter reads the headers of every message under filters with an
-// ordered consumer, and returns the first whose job ID is id.
-func (f *Finder) scanFilter(ctx context.Context, s jetstream.Stream, loc *Location, filters []string, id string) (*found, error) {
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: filters, HeadersOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	pending := c.CachedInfo().NumPending
-	for pending > 0 {
+// scanFilter reads the messages under filter in stream order, each with one
+// "next message for subject" request, and returns the first whose job ID is
+// id. A work-queue stream accepts no second consumer over its subjects, so
+// a lookup reads messages directly; it leaves the consumers alone.
+func (f *Finder) scanFilter(ctx context.Context, s jetstream.Stream, loc *Location, filter, id string) (*found, error) {
+	for seq := uint64(1); ; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := c.Fetch(int(min(pending, fetchSize)), jetstream.FetchMaxWait(2*time.Second))
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		got := 0
-		var hit *found
-		for m := range b.Messages() {
-			got++
-			loc.Scanned++
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			pending = md.NumPending
-			if hit != nil || jobID(m) != id {
-				continue
-			}
-			hit = &found{seq: md.Sequence.Stream}
-			hit.queue, hit.batch, _ = f.names.SplitSubject(m.Subject())
-			hit.enqueued, _ = time.Parse(time.RFC3339Nano, m.Headers().Get(jetpool.HeaderEnqueued))
+		loc.Scanned++
+		seq = m.Sequence + 1
+		if jobID(m.Header) != id {
+			continue
 		}
-		if err := b.Error(); err != nil {
-			return nil, err
-		}
-		if hit != nil {
-			return hit, nil
-		}
-		if got == 0 {
-			break // the stream shrank meanwhile
-		}
+		hit := &found{seq: m.Sequence}
+		hit.queue, hit.batch, _ = f.names.SplitSubject(m.Subject)
+		hit.enqueued, _ = time.Parse(time.RFC3339Nano, m.Header.Get(jetpool.HeaderEnqueued))
+		return hit, nil
 	}
-	return nil, nil
 }
 
 // jobID is the job ID of a message: its own header, else its dedup key.
-func jobID(m jetstream.Msg) string {
-	h := m.Headers()
+func jobID(h nats.Header) string {
 	if id := h.Get(jetpool.HeaderJobID); id != "" {
 		return id
 	}

@@ -1,0 +1,65 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"sync"
+	"testing"
+
+	"github.com/jetpool/jetpool/dashboard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// lockedBuffer collects a logger's output safely.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// With a token, every request needs it, as a bearer header or as the
+// cookie that ?token= sets once; the token is never logged.
+func TestTokenIsRequired(t *testing.T) {
+	const token = "s3cret-dashboard-token-0123456789"
+	var logs lockedBuffer
+	s := newSite(t, dashboard.Options{Token: token, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+
+	assert.Equal(t, http.StatusUnauthorized, s.get(t, "api/status", nil))
+	assert.Equal(t, http.StatusUnauthorized, s.get(t, "", nil), "the page too")
+	assert.Equal(t, http.StatusUnauthorized, s.get(t, "?token=wrong", nil))
+	code, _ := s.post(t, "api/dead/purge", `{"queue":"q"}`, map[string]string{"Authorization": "Bearer wrong"})
+	assert.Equal(t, http.StatusUnauthorized, code)
+
+	req, err := http.NewRequest(http.MethodGet, s.url+"api/status", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := s.http.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a bearer token is accepted")
+
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	s.http.Jar = jar
+	resp, err = s.http.Get(s.url + "?token=" + token)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, s.url, resp.Request.URL.String(), "redirected to the page without the token in its address")
+	assert.Equal(t, http.StatusOK, s.get(t, "api/status", nil), "the cookie carries the token")
+	assert.NotContains(t, logs.String(), token)
+}
