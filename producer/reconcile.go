@@ -144,7 +144,9 @@ func WithProgress(f func(*Report)) WaitOption { return func(o *waitOptions) { o.
 
 // WithPolling sets the first and the longest delay between snapshots
 // (10ms and 250ms by default): polling starts fast and backs off, and
-// the join reports a finished batch within a quarter of a second.
+// the join reports a finished batch within a quarter of a second. Once the
+// batch is sealed and its jobs finish at a steady rate, Wait looks again
+// when the rate says the last one is done, never sooner than first.
 func WithPolling(first, longest time.Duration) WaitOption {
 	return func(o *waitOptions) { o.minPoll, o.maxPoll = first, longest }
 }
@@ -165,6 +167,7 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 	delay := o.minPoll
 	var last *Report
 	var m *Manifest
+	var prev snapshotAt
 	for {
 		if m == nil || !m.Sealed {
 			mm, err := p.fetchManifest(ctx, batch)
@@ -195,7 +198,12 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 		if o.progress != nil {
 			o.progress(r)
 		}
-		t := time.NewTimer(delay)
+		sleep := delay
+		if eta, ok := timeToDone(prev, r, m.Sealed); ok {
+			sleep = min(sleep, max(o.minPoll, eta))
+		}
+		prev = snapshotAt{r.Pending, time.Now()}
+		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -204,6 +212,24 @@ func (p *Producer) Wait(ctx context.Context, batch string, opts ...WaitOption) (
 		}
 		delay = min(delay*3/2, o.maxPoll)
 	}
+}
+
+// snapshotAt is how many jobs of a batch were pending at a time.
+type snapshotAt struct {
+	pending int
+	at      time.Time
+}
+
+// timeToDone estimates when a sealed batch's last pending job finishes,
+// from the rate its pending count fell since prev: Wait then looks again
+// about then rather than up to a whole poll interval late.
+func timeToDone(prev snapshotAt, r *Report, sealed bool) (time.Duration, bool) {
+	dt := time.Since(prev.at)
+	if !sealed || prev.at.IsZero() || prev.pending <= r.Pending || dt <= 0 {
+		return 0, false
+	}
+	perSec := float64(prev.pending-r.Pending) / dt.Seconds()
+	return time.Duration(float64(r.Pending) / perSec * float64(time.Second)), true
 }
 
 // waitError prefers the context's error, which explains why a call failed

@@ -79,9 +79,10 @@ type Options struct {
 	URL string
 	// NATSOptions are added to both connections to URL: credentials, TLS.
 	NATSOptions []nats.Option
-	// Worker returns the command that runs a worker process with the given
-	// jetpool arguments ("work --queue ... --builtin noop"), for the memory
-	// figure; the memory figure is skipped when nil.
+	// Worker returns the command that runs jetpool with the given
+	// arguments ("work --queue ... --builtin noop", "enqueue ...", "batch
+	// wait ..."), for the worker memory and the command pipeline figures;
+	// both are skipped when nil.
 	Worker func(ctx context.Context, args []string) *exec.Cmd
 	// Progress, when set, is called while the bench runs: a few times a
 	// second during each step and once when it ends.
@@ -247,7 +248,7 @@ func (b *bench) connect() error {
 func (b *bench) measure(ctx context.Context, res *Result) error {
 	steps := 8 * b.o.Repeat
 	if b.o.Worker != nil {
-		steps++
+		steps += 1 + b.o.Repeat
 	}
 	kinds := func(rep int) []string {
 		if rep%2 == 0 {
@@ -269,10 +270,18 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 				return err
 			}
 		}
+		if b.o.Worker != nil {
+			if err := b.command(ctx, rep, steps); err != nil {
+				return err
+			}
+		}
 	}
 	res.Publish = b.pair(FigurePublish)
 	res.Consume = b.pair(FigureConsume)
 	res.EndToEnd = b.pair(FigureEndToEnd)
+	if b.o.Worker != nil {
+		res.Commands = b.commandsPair()
+	}
 	// One load for both, so the ratio is what jetpool adds at that load.
 	rate := res.EndToEnd.Jetpool / 2
 	for rep := 1; rep <= b.o.Repeat; rep++ {

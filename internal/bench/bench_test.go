@@ -73,26 +73,31 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 	} {
 		require.Greater(t, v, 0.0, name)
 	}
+	require.NotNil(t, res.Commands, "a worker command: the command pipeline is measured")
+	require.Equal(t, res.EndToEnd.Raw, res.Commands.Raw, "the command pipeline's baseline is raw end to end")
+	for name, v := range map[string]float64{"commands jetpool": res.Commands.Jetpool, "commands ratio": res.Commands.Ratio} {
+		require.Greater(t, v, 0.0, name)
+	}
 	require.LessOrEqual(t, res.Latency.Raw.P50, res.Latency.Raw.P99)
 	require.LessOrEqual(t, res.Latency.Jetpool.P99, res.Latency.Jetpool.P999)
 	require.NotNil(t, res.WorkerRSS)
 	require.Greater(t, res.WorkerRSS.PeakBytes, int64(1<<20), "a Go process holds more than 1 MiB")
 	require.Equal(t, 2000, res.WorkerRSS.Jobs)
-	require.Len(t, res.Runs, 8, "one run of each figure, raw and jetpool")
-	require.Len(t, finished, 9, "every step reports its end: %v", finished)
+	require.Len(t, res.Runs, 9, "one run of each figure, raw and jetpool, and of the commands")
+	require.Len(t, finished, 10, "every step reports its end: %v", finished)
 
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back map[string]any
 	require.NoError(t, json.Unmarshal(out, &back))
-	for _, key := range []string{"publish", "consume", "end_to_end", "latency", "worker_rss", "runs"} {
+	for _, key := range []string{"publish", "consume", "end_to_end", "commands_end_to_end", "latency", "worker_rss", "runs"} {
 		require.Contains(t, back, key)
 	}
 	require.Equal(t, 2000.0, back["jobs"])
 
 	var table bytes.Buffer
 	require.NoError(t, bench.WriteTable(&table, res))
-	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "latency p99.9", "worker peak RSS"} {
+	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "latency p99.9", "worker peak RSS"} {
 		require.Contains(t, table.String(), row)
 	}
 	t.Log("\n" + table.String())
@@ -104,6 +109,7 @@ func TestBenchRepeatReportsMedians(t *testing.T) {
 	res, err := bench.Run(ctx, bench.Options{Jobs: 300, Concurrency: 4, Repeat: 3, Logger: natstest.Logger(t, slog.LevelWarn)})
 	require.NoError(t, err)
 	require.Nil(t, res.WorkerRSS, "no worker command, no memory figure")
+	require.Nil(t, res.Commands, "no worker command, no command pipeline figure")
 	require.Len(t, res.Runs, 3*8)
 	var pubs []float64
 	for _, r := range res.Runs {

@@ -21,6 +21,7 @@ const (
 	FigureConsume  = "consume"
 	FigureEndToEnd = "end_to_end"
 	FigureLatency  = "latency"
+	FigureCommands = "commands"
 )
 
 // Result is everything one bench measured. Throughputs are in jobs per
@@ -48,6 +49,10 @@ type Result struct {
 	// Latency from publish to the start of a job's handling, both at half
 	// of jetpool's end to end throughput.
 	Latency LatencyPair `json:"latency"`
+	// Commands: `jetpool enqueue -` and `jetpool batch wait` with a
+	// `jetpool work` process running, against the raw end to end figure;
+	// nil when not measured (no Options.Worker).
+	Commands *Throughput `json:"commands_end_to_end,omitempty"`
 	// WorkerRSS is the peak memory of a `jetpool work` process; nil when
 	// not measured.
 	WorkerRSS *RSS `json:"worker_rss,omitempty"`
@@ -113,6 +118,17 @@ func (b *bench) pair(figure string) Throughput {
 		ratios = append(ratios, ratio(j.JobsPerSec, r.JobsPerSec))
 	}
 	return Throughput{Raw: median(raw), Jetpool: median(jp), Ratio: median(ratios)}
+}
+
+// commandsPair sets the command pipeline beside the raw end to end runs.
+func (b *bench) commandsPair() *Throughput {
+	var raw, jp, ratios []float64
+	for rep := 1; rep <= b.o.Repeat; rep++ {
+		r, j := b.run(FigureEndToEnd, Raw, rep), b.run(FigureCommands, Jetpool, rep)
+		raw, jp = append(raw, r.JobsPerSec), append(jp, j.JobsPerSec)
+		ratios = append(ratios, ratio(j.JobsPerSec, r.JobsPerSec))
+	}
+	return &Throughput{Raw: median(raw), Jetpool: median(jp), Ratio: median(ratios)}
 }
 
 func (b *bench) latencyPair() LatencyPair {
@@ -193,6 +209,9 @@ func WriteTable(w io.Writer, r *Result) error {
 	tp("publish, jobs/s", r.Publish)
 	tp("consume and ack, jobs/s", r.Consume)
 	tp("end to end, jobs/s", r.EndToEnd)
+	if r.Commands != nil {
+		tp("commands end to end (enqueue -, work, batch wait), jobs/s", *r.Commands)
+	}
 	l := r.Latency
 	rows = append(rows,
 		row{"latency: rate kept (half of jetpool end to end), jobs/s", thousands(l.Raw.Achieved), thousands(l.Jetpool.Achieved), ""},

@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -46,46 +44,21 @@ func (b *bench) workerRSS(ctx context.Context, steps int) (*RSS, error) {
 	tr := b.track(fmt.Sprintf("worker memory, %d workers, %d KiB jobs", RSSConcurrency, RSSPayload>>10), steps, n, func() int { return n - int(left.Load()) })
 	defer tr.finish()
 
-	cmd := b.o.Worker(ctx, []string{"work", "--queue", queue, "--prefix", t.names.Prefix(),
-		"--concurrency", strconv.Itoa(RSSConcurrency), "--builtin", "noop", "--log-level", "warn"})
-	// The URL goes in the environment, not on a command line anyone can read.
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
-	}
-	cmd.Env = append(cmd.Env, "NATS_URL="+b.url)
-	stderr := &tail{max: 4 << 10}
-	cmd.Stdout, cmd.Stderr = nil, stderr
-	if cmd.Cancel != nil { // exec.CommandContext: stop it gracefully when ctx ends
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-		cmd.WaitDelay = 15 * time.Second
+	w, err := b.startJetpool(ctx, t, nil, "work", "--queue", queue, "--concurrency", strconv.Itoa(RSSConcurrency), "--builtin", "noop")
+	if err != nil {
+		return nil, fmt.Errorf("bench: worker memory: %w", err)
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bench: worker memory: start %s: %w", cmd.Path, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopChild := func() error {
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return err
-		}
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("worker did not stop within 20s of SIGTERM: %v", <-exited)
-		}
-	}
+	pid := w.cmd.Process.Pid
 
 	var peak int64
 	for {
-		if hwm, err := readHWM(cmd.Process.Pid); err == nil {
+		if hwm, err := readHWM(pid); err == nil {
 			peak = max(peak, hwm)
 		}
 		info, err := t.stream.Info(ctx)
 		if err != nil {
-			_ = stopChild()
+			_ = w.stop()
 			return nil, fmt.Errorf("bench: worker memory: stream info: %w", err)
 		}
 		left.Store(int64(info.State.Msgs))
@@ -93,23 +66,23 @@ func (b *bench) workerRSS(ctx context.Context, steps int) (*RSS, error) {
 			break
 		}
 		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("bench: worker memory: the worker exited (%v) with %d jobs left: %s", err, info.State.Msgs, stderr)
+		case err := <-w.exited:
+			return nil, fmt.Errorf("bench: worker memory: the worker exited (%v) with %d jobs left: %s", err, info.State.Msgs, w.stderr)
 		case <-ctx.Done():
-			_ = stopChild()
+			_ = w.stop()
 			return nil, fmt.Errorf("bench: worker memory: %d jobs left: %w", info.State.Msgs, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	elapsed := time.Since(start)
-	hwm, err := readHWM(cmd.Process.Pid)
+	hwm, err := readHWM(pid)
 	if err != nil {
-		_ = stopChild()
+		_ = w.stop()
 		return nil, fmt.Errorf("bench: worker memory: %w", err)
 	}
 	peak = max(peak, hwm)
-	if err := stopChild(); err != nil {
-		return nil, fmt.Errorf("bench: worker memory: the worker did not stop cleanly: %v: %s", err, stderr)
+	if err := w.stop(); err != nil {
+		return nil, fmt.Errorf("bench: worker memory: the worker did not stop cleanly: %v: %s", err, w.stderr)
 	}
 	return &RSS{Concurrency: RSSConcurrency, Payload: RSSPayload, Jobs: n, PeakBytes: peak,
 		PeakMiB: float64(peak) / (1 << 20), JobsPerSec: float64(n) / elapsed.Seconds()}, nil
