@@ -216,7 +216,7 @@
     if (loc.state === "in_flight") fields.push(["attempts so far", "at least 1"]);
     if (loc.enqueued) fields.push(["enqueued", new Date(loc.enqueued).toLocaleString()]);
     if (loc.letter) fields.push(["attempts", loc.letter.attempts], ["error", loc.letter.error], ["payload", preview(loc.letter.payload)]);
-    fields.push(["headers read", loc.scanned]);
+    fields.push(["messages read", loc.scanned]);
     $("job-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k }, v)]));
     $("job").dataset.state = loc.state;
     $("job-fields").querySelector("dd").className = "state-" + loc.state;

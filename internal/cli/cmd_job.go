@@ -74,5 +74,5 @@ func (a *app) printLocation(loc *locate.Location) {
 		fmt.Fprintf(tw, "attempts\t%d\ndead at\t%s\nerror\t%s\n", l.Attempts, l.DeadAt.Local().Format(time.RFC3339), l.Error)
 		fmt.Fprintf(tw, "payload\t%s\n", truncate(l.Payload, 200))
 	}
-	fmt.Fprintf(tw, "headers read\t%d\n", loc.Scanned)
+	fmt.Fprintf(tw, "messages read\t%d\n", loc.Scanned)
 }

@@ -42,7 +42,7 @@ func TestJobShowSaysWhereAJobIs(t *testing.T) {
 	assert.Equal(t, "q", loc.Queue)
 	assert.Equal(t, "mine", loc.Batch)
 	assert.False(t, loc.Delivered)
-	assert.Equal(t, 2, loc.Scanned, "only the batch's headers were read")
+	assert.Equal(t, 2, loc.Scanned, "only the batch's messages were read")
 
 	// Delivered and not acknowledged: in flight.
 	c, err := env.JS.Consumer(ctx, jetpool.DefaultNames().WorkStream(), "q")
