@@ -220,14 +220,7 @@ func (p *Pool) shutdown(ctx context.Context) {
 	}
 	// Return the jobs no worker has started (workers return those they
 	// take from now on).
-	for empty := false; !empty; {
-		select {
-		case h := <-p.work:
-			p.giveBack(h)
-		default:
-			empty = true
-		}
-	}
+	p.giveBackAll()
 
 	idle := make(chan struct{})
 	go func() { p.workers.Wait(); close(idle) }()

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -209,6 +210,31 @@ func (p *Pool) giveBack(h held) {
 		}
 	}
 	p.release(h, "pool stopping")
+}
+
+// returnersAtStop bounds the jobs a stopping pool gives back at once: each
+// return is a request or two, so a pool holding hundreds of jobs far from
+// its server still stops promptly.
+const returnersAtStop = 32
+
+// giveBackAll gives back every job waiting for a worker, several at once.
+func (p *Pool) giveBackAll() {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, returnersAtStop)
+	for {
+		select {
+		case h := <-p.work:
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				p.giveBack(h)
+			}()
+		default:
+			wg.Wait()
+			return
+		}
+	}
 }
 
 // release returns a job to the queue at once.

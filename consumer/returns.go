@@ -41,20 +41,22 @@ func (r returns) add(streamSeq uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
 	defer cancel()
 	key := r.key(streamSeq)
-	for {
-		e, err := r.kv.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
+	// Most returns are a message's first: try that in one request.
+	_, err := r.kv.Create(ctx, key, []byte("1"))
+	for err != nil && ctx.Err() == nil && kvcas.Conflict(err) {
+		// Returned before, or by another pool meanwhile: count one more.
+		var e jetstream.KeyValueEntry
+		if e, err = r.kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
 			_, err = r.kv.Create(ctx, key, []byte("1"))
-		case err == nil:
-			n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
-			_, err = r.kv.Update(ctx, key, []byte(strconv.FormatUint(n+1, 10)), e.Revision())
+			continue
 		}
-		if err == nil || ctx.Err() != nil || !kvcas.Conflict(err) {
+		if err != nil {
 			return err
 		}
-		// Another pool returned the same message meanwhile: count again.
+		n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+		_, err = r.kv.Update(ctx, key, []byte(strconv.FormatUint(n+1, 10)), e.Revision())
 	}
+	return err
 }
 
 // count is how many of the deliveries of the message at streamSeq were
