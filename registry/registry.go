@@ -30,7 +30,9 @@ type Worker struct {
 	PID         int    `json:"pid"`
 	Concurrency int    `json:"concurrency"` // slots: jobs it runs at once
 	Running     int    `json:"running"`     // jobs running when it last announced
-	Version     string `json:"version,omitempty"`
+	// Jobs are the IDs of those jobs, when the process lists them.
+	Jobs    []string `json:"jobs,omitempty"`
+	Version string   `json:"version,omitempty"`
 	// Completed counts the jobs it completed since it started, and
 	// PerMinute is its rate over the last minute (or since it started).
 	Completed uint64    `json:"completed"`
@@ -44,6 +46,7 @@ type Announcer struct {
 	kv        jetstream.KeyValue
 	w         Worker
 	running   func() int
+	jobs      func() []string
 	completed func() uint64
 	samples   []sample // completed counts of the last minute, oldest first
 	every     time.Duration
@@ -100,6 +103,10 @@ const rateWindow = time.Minute
 // reports and the rate over the last minute. Call it before Run.
 func (a *Announcer) CountCompleted(f func() uint64) { a.completed = f }
 
+// ListJobs makes the announcements carry the IDs of the jobs running now,
+// as f reports them. Call it before Run.
+func (a *Announcer) ListJobs(f func() []string) { a.jobs = f }
+
 // rate records n at now and returns the jobs per minute since the oldest
 // sample of the last minute.
 func (a *Announcer) rate(now time.Time, n uint64) float64 {
@@ -149,6 +156,10 @@ func (a *Announcer) Announce(ctx context.Context) error {
 	w := a.w
 	if a.running != nil {
 		w.Running = a.running()
+	}
+	if a.jobs != nil {
+		w.Jobs = a.jobs()
+		sort.Strings(w.Jobs)
 	}
 	w.LastSeen = time.Now().UTC()
 	if a.completed != nil {

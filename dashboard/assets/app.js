@@ -206,14 +206,16 @@
     $("job-id").textContent = loc.job_id;
     const said = {
       pending: "waiting for a worker (never delivered yet)",
-      in_flight: "delivered to a worker, not acknowledged: running, or waiting for its retry",
+      in_flight: "delivered to a worker, not acknowledged: waiting in a worker, or for its retry",
+      running: "running now",
       dead: "dead-lettered",
       gone: "not in the work stream: completed, or never enqueued",
     };
     const fields = [["state", said[loc.state] || loc.state]];
     if (loc.queue) fields.push(["queue", loc.queue], ["batch", loc.batch], ["sequence", loc.seq]);
     if (loc.state === "pending") fields.push(["attempts so far", "0"]);
-    if (loc.state === "in_flight") fields.push(["attempts so far", "at least 1"]);
+    if (loc.state === "in_flight" || loc.state === "running") fields.push(["attempts so far", "at least 1"]);
+    if (loc.worker) fields.push(["worker", loc.worker.id + " on " + loc.worker.host + ", pid " + loc.worker.pid]);
     if (loc.enqueued) fields.push(["enqueued", new Date(loc.enqueued).toLocaleString()]);
     if (loc.letter) fields.push(["attempts", loc.letter.attempts], ["error", loc.letter.error], ["payload", preview(loc.letter.payload)]);
     fields.push(["messages read", loc.scanned]);

@@ -60,7 +60,10 @@ func (a *app) printLocation(loc *locate.Location) {
 	case locate.Pending:
 		fmt.Fprintf(tw, "state\tpending: waiting for a worker\nattempts\t0 so far\n")
 	case locate.InFlight:
-		fmt.Fprintf(tw, "state\tin flight: delivered to a worker, not acknowledged (running, or waiting for its retry)\nattempts\tat least 1 so far\n")
+		fmt.Fprintf(tw, "state\tin flight: delivered to a worker, not acknowledged (waiting in a worker, or for its retry)\nattempts\tat least 1 so far\n")
+	case locate.Running:
+		w := loc.Worker
+		fmt.Fprintf(tw, "state\trunning\nworker\t%s on %s, pid %d\nattempts\tat least 1 so far\n", w.ID, w.Host, w.PID)
 	case locate.Dead:
 		fmt.Fprintf(tw, "state\tdead\n")
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -62,6 +63,21 @@ func TestJobShowSaysWhereAJobIs(t *testing.T) {
 	require.Equal(t, ExitOK, res.code)
 	assert.Contains(t, res.stdout, "in flight")
 	require.NoError(t, held.Ack())
+
+	// Running: a live worker lists it.
+	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "slow"))
+	require.Equal(t, ExitOK, runJetpool(t, ctx, "", "--nats-url", url, "enqueue", "slow", "sleepy", "--id", "s1").code)
+	startWorker(t, url, "--queue", "slow", "--builtin", "sleep=1m", "--grace", "1s")
+	natstest.Eventually(t, 30*time.Second, func() bool { return show("s1").State == locate.Running }, "job s1 shown running")
+	loc = show("s1")
+	require.NotNil(t, loc.Worker)
+	assert.Equal(t, "slow", loc.Worker.Queue)
+	assert.Equal(t, os.Getpid(), loc.Worker.PID, "the worker in this process")
+	assert.False(t, loc.Enqueued.IsZero(), "the stream's timestamp when no header gives the enqueue time")
+	res = runJetpool(t, ctx, "", "--nats-url", url, "job", "show", "s1")
+	require.Equal(t, ExitOK, res.code)
+	assert.Contains(t, res.stdout, "running")
+	assert.Contains(t, res.stdout, loc.Worker.ID)
 
 	// Dead: its letter.
 	require.Equal(t, ExitOK, runJetpool(t, ctx, "", "--nats-url", url, "enqueue", "doomed", "poison", "--id", "d1").code)

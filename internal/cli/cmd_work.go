@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -112,7 +111,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 				if eh, ok := handlers[i].(*execHandler); ok {
 					eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
 				}
-				running[i] = &runningJobs{h: handlers[i]}
+				running[i] = newRunningJobs(handlers[i])
 				queues[i] = workers.Queue{Config: cfg,
 					Handler: jetpool.Chain(running[i], obs.metrics.Middleware(q.name), tracing.Middleware(q.name))}
 			}
@@ -129,13 +128,13 @@ by default) and changes nothing that exists; leave it off in a cluster where
 				}
 				obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
 				pool := group.Pool(name)
-				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), func() int { return int(r.n.Load()) },
+				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), r.count, r.jobs,
 					func() uint64 { return pool.Stats().Completed })
 			}
 			total := func() int64 {
 				var n int64
 				for _, r := range running {
-					n += r.n.Load()
+					n += int64(r.count())
 				}
 				return n
 			}
@@ -257,17 +256,6 @@ func interruptedAgain(ctx context.Context) <-chan struct{} {
 }
 
 // runningJobs is a handler that counts the jobs it is running.
-type runningJobs struct {
-	h jetpool.Handler
-	n atomic.Int64
-}
-
-func (r *runningJobs) Handle(ctx context.Context, job *jetpool.Job) error {
-	r.n.Add(1)
-	defer r.n.Add(-1)
-	return r.h.Handle(ctx, job)
-}
-
 func plural(n int64, one, many string) string {
 	if n == 1 {
 		return one

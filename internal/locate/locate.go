@@ -9,11 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/dlq"
+	"github.com/jetpool/jetpool/registry"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -23,7 +25,8 @@ type State string
 // The states a job can be found in.
 const (
 	Pending  State = "pending"   // waiting for its first delivery
-	InFlight State = "in_flight" // delivered, not acknowledged: running, or waiting for its retry
+	InFlight State = "in_flight" // delivered, not acknowledged, and no live worker lists it as running: waiting in a worker, or for its retry
+	Running  State = "running"   // a live worker runs it now (Location.Worker)
 	Dead     State = "dead"      // in the dead-letter stream
 	Gone     State = "gone"      // not in the work stream: completed, or never enqueued
 )
@@ -41,6 +44,9 @@ type Location struct {
 	// Delivered is true once a worker received the job; its attempts so
 	// far are then at least one.
 	Delivered bool `json:"delivered"`
+	// Worker is the live worker process running the job (its Jobs list
+	// left out).
+	Worker *registry.Worker `json:"worker,omitempty"`
 	// Letter is the dead letter of a dead job.
 	Letter *dlq.Letter `json:"letter,omitempty"`
 	// Scanned counts the messages read to find the job.
@@ -118,8 +124,20 @@ func (f *Finder) working(ctx context.Context, loc *Location, m *found) error {
 	if err != nil {
 		return fmt.Errorf("consumer of queue %s: %w", m.queue, err)
 	}
-	if c.CachedInfo().Delivered.Stream >= m.seq {
-		loc.State, loc.Delivered = InFlight, true
+	if c.CachedInfo().Delivered.Stream < m.seq {
+		return nil
+	}
+	loc.State, loc.Delivered = InFlight, true
+	workers, err := registry.List(ctx, f.js, f.names)
+	if err != nil {
+		return nil // which worker is a bonus: the state stands without it
+	}
+	for _, w := range workers {
+		if w.Queue == m.queue && slices.Contains(w.Jobs, loc.JobID) {
+			w.Jobs = nil
+			loc.State, loc.Worker = Running, &w
+			break
+		}
 	}
 	return nil
 }

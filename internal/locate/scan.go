@@ -51,7 +51,9 @@ func (f *Finder) scanFilter(ctx context.Context, s jetstream.Stream, loc *Locati
 		}
 		hit := &found{seq: m.Sequence}
 		hit.queue, hit.batch, _ = f.names.SplitSubject(m.Subject)
-		hit.enqueued, _ = time.Parse(time.RFC3339Nano, m.Header.Get(jetpool.HeaderEnqueued))
+		if hit.enqueued, err = time.Parse(time.RFC3339Nano, m.Header.Get(jetpool.HeaderEnqueued)); err != nil {
+			hit.enqueued = m.Time // stored when enqueued: the stream's own timestamp
+		}
 		return hit, nil
 	}
 }
