@@ -10,6 +10,20 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
+// Configured reports whether the environment asks for traces, as Setup
+// reads it (nil getenv reads the process environment). When it does not,
+// leave [Middleware] out: its spans would go nowhere, and it costs each job
+// a header parse and a span.
+func Configured(getenv func(string) string) bool {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if e := getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
+		return false
+	}
+	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
 // Setup installs a global TracerProvider that exports spans over OTLP/HTTP
 // when the standard environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, and OTEL_TRACES_EXPORTER unset or
@@ -18,13 +32,7 @@ import (
 // function flushes and stops the exporter.
 func Setup(ctx context.Context, getenv func(string) string) (shutdown func(context.Context) error, err error) {
 	off := func(context.Context) error { return nil }
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if e := getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "otlp" {
-		return off, nil
-	}
-	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+	if !Configured(getenv) {
 		return off, nil
 	}
 	exp, err := otlptracehttp.New(ctx)

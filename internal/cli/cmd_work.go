@@ -13,7 +13,6 @@ import (
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/jetpool/jetpool/metrics"
-	"github.com/jetpool/jetpool/tracing"
 	"github.com/jetpool/jetpool/workers"
 	"github.com/spf13/cobra"
 )
@@ -113,7 +112,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 				}
 				running[i] = newRunningJobs(handlers[i])
 				queues[i] = workers.Queue{Config: cfg,
-					Handler: jetpool.Chain(running[i], obs.metrics.Middleware(q.name), tracing.Middleware(q.name))}
+					Handler: jetpool.Chain(running[i], obs.middleware(q.name)...)}
 			}
 			group, err := workers.New(s.js, queues...)
 			if err != nil {

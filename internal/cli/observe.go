@@ -31,6 +31,7 @@ type observer struct {
 	ctx      context.Context
 	wg       sync.WaitGroup
 	traceEnd func(context.Context) error
+	traced   bool // OTEL_* asks for traces: jobs run in spans
 }
 
 // observe starts tracing (when configured) and, when addr is set, serves
@@ -40,7 +41,8 @@ func (a *app) observe(ctx context.Context, addr string, nc *nats.Conn, js jetstr
 	if err != nil {
 		a.log.Warn("tracing not started", "error", err)
 	}
-	o := &observer{a: a, metrics: metrics.New(), js: js, names: names, traceEnd: traceEnd}
+	o := &observer{a: a, metrics: metrics.New(), js: js, names: names, traceEnd: traceEnd,
+		traced: err == nil && tracing.Configured(a.getenv)}
 	o.ctx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	o.metrics.AddReadiness("nats", metrics.Connected(nc))
 	o.metrics.AddReadiness("topology", metrics.StreamFound(js, names))
@@ -97,4 +99,14 @@ func (o *observer) close() {
 	if o.traceEnd != nil {
 		_ = o.traceEnd(ctx)
 	}
+}
+
+// middleware is what every job of queue runs in: metrics, and a span when
+// tracing is on.
+func (o *observer) middleware(queue string) []jetpool.Middleware {
+	mw := []jetpool.Middleware{o.metrics.Middleware(queue)}
+	if o.traced {
+		mw = append(mw, tracing.Middleware(queue))
+	}
+	return mw
 }
