@@ -191,6 +191,12 @@ func TestCompose(t *testing.T) {
 	assert.Contains(t, out, "CLUSTER")
 	assert.NotContains(t, out, "connected to "+stopped)
 	t.Logf("status with %s stopped:\n%s", stopped, out)
+	// make status reads the meta leader from the nodes' monitoring ports,
+	// the stopped node's included: a live one answers.
+	out = s.make(time.Minute, "status")
+	assert.Regexp(t, `META LEADER n[23]\s+3 servers`, out, "make status names the meta leader")
+	assert.Contains(t, out, stopped+" offline", "and the stopped node")
+	t.Logf("make status with %s stopped:\n%s", stopped, out)
 
 	downStart := time.Now()
 	s.make(2*time.Minute, "down")
@@ -225,7 +231,7 @@ func composePort(t *testing.T) int {
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
 
 // make runs a target of the Makefile for this project.
-func (s *composeStack) make(timeout time.Duration, target string, vars ...string) {
+func (s *composeStack) make(timeout time.Duration, target string, vars ...string) string {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -234,6 +240,7 @@ func (s *composeStack) make(timeout time.Duration, target string, vars ...string
 	cmd.Env = append(os.Environ(), s.env...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(s.t, err, "make %s:\n%s", target, out)
+	return string(out)
 }
 
 func (s *composeStack) docker(args ...string) string {

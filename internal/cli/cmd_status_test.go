@@ -11,6 +11,7 @@ import (
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/registry"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,9 +29,21 @@ func TestStatusShowsUnconsumedQueuesAndWorkers(t *testing.T) {
 		res := runJetpool(t, ctx, "", "--nats-url", url, "enqueue", "nobody", "hello")
 		require.Equal(t, 0, res.code)
 	}
-	res := runJetpool(t, ctx, "a\nb\n", "--nats-url", url, "enqueue", "q", "-", "--batch", "sb")
+	res := runJetpool(t, ctx, "a\nb\nc\n", "--nats-url", url, "enqueue", "q", "-", "--batch", "sb")
 	require.Equal(t, 0, res.code)
-	w, err := registry.NewAnnouncer(ctx, env.JS, jetpool.DefaultNames(), registry.Worker{Queue: "q", Concurrency: 6}, func() int { return 2 }, env.Log)
+	// Two of q's three jobs delivered and not acked; a worker announced 3
+	// running before one finished: status shows no more running than the
+	// server has in flight.
+	c, err := env.JS.Consumer(ctx, jetpool.DefaultNames().WorkStream(), "q")
+	require.NoError(t, err)
+	fetched, err := c.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	require.NoError(t, err)
+	n := 0
+	for range fetched.Messages() {
+		n++
+	}
+	require.Equal(t, 2, n)
+	w, err := registry.NewAnnouncer(ctx, env.JS, jetpool.DefaultNames(), registry.Worker{Queue: "q", Concurrency: 6}, func() int { return 3 }, env.Log)
 	require.NoError(t, err)
 	require.NoError(t, w.Announce(ctx))
 
@@ -45,13 +58,14 @@ func TestStatusShowsUnconsumedQueuesAndWorkers(t *testing.T) {
 	assert.Equal(t, QueueStatus{Queue: "nobody", Pending: 5}, byQueue["nobody"], "an unconsumed queue is listed")
 	q := byQueue["q"]
 	assert.True(t, q.Consumer)
-	assert.Equal(t, uint64(2), q.Pending)
+	assert.Equal(t, uint64(1), q.Pending)
+	assert.Equal(t, 2, q.InFlight)
 	assert.Equal(t, 1, q.Processes)
 	assert.Equal(t, 6, q.Slots)
-	assert.Equal(t, 2, q.Running)
+	assert.Equal(t, 2, q.Running, "capped at the jobs in flight")
 	s, err := env.JS.Stream(ctx, jetpool.DefaultNames().WorkStream())
 	require.NoError(t, err)
-	assert.Equal(t, s.CachedInfo().State.Msgs, byQueue["nobody"].Pending+q.Pending, "the numbers match the work stream")
+	assert.Equal(t, s.CachedInfo().State.Msgs, byQueue["nobody"].Pending+q.Pending+uint64(q.InFlight), "the numbers match the work stream")
 	require.NotEmpty(t, st.Batches)
 	assert.Equal(t, "sb", st.Batches[0].Batch, "the most recent batch first")
 	require.NotEmpty(t, st.Cluster.Streams)

@@ -71,6 +71,12 @@ func Collect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names j
 		q.PerMinute += w.PerMinute
 	}
 	for _, q := range byQueue {
+		if q.Consumer {
+			// Workers announce every 2 s; a running job is always one the
+			// server counts in flight, so a count announced before jobs
+			// finished never shows more than that.
+			q.Running = min(q.Running, q.InFlight)
+		}
 		st.Queues = append(st.Queues, *q)
 	}
 	sort.Slice(st.Queues, func(i, j int) bool { return st.Queues[i].Queue < st.Queues[j].Queue })
