@@ -159,7 +159,8 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			b.Repeated++
 		}
 	}
-	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, dedup: p.cachedDedup(), trace: nats.Header{}}
+	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, subject: p.opts.Names.JobSubject(queue, b.ID),
+		dedup: p.cachedDedup(), trace: nats.Header{}}
 	tracing.Inject(ctx, w.trace)
 	runErr := w.run(ctx)
 

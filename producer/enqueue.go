@@ -137,12 +137,12 @@ func (p *Producer) jobMsg(queue, batch, id string, payload []byte, headers nats.
 	if err := jetpool.ValidateJobID(id); err != nil {
 		return nil, err
 	}
-	return p.buildMsg(queue, batch, id, payload, headers), nil
+	return buildMsg(p.opts.Names.JobSubject(queue, batch), id, payload, headers), nil
 }
 
-// buildMsg builds the message of one job whose names are valid.
-func (p *Producer) buildMsg(queue, batch, id string, payload []byte, headers nats.Header) *nats.Msg {
-	msg := &nats.Msg{Subject: p.opts.Names.JobSubject(queue, batch), Data: payload, Header: make(nats.Header, len(headers)+1)}
+// buildMsg builds the message of one job to subject, its names valid.
+func buildMsg(subject, id string, payload []byte, headers nats.Header) *nats.Msg {
+	msg := &nats.Msg{Subject: subject, Data: payload, Header: make(nats.Header, len(headers)+1)}
 	for k, v := range headers {
 		msg.Header[k] = v
 	}

@@ -2,8 +2,6 @@ package producer
 
 import (
 	"fmt"
-	"hash"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"time"
@@ -42,22 +40,37 @@ type sequence struct {
 	hi      int // one past the highest position published now
 	base    int // the manifest's Extent before this enqueue
 
-	hash   hash.Hash64
+	hash   uint64 // FNV-1a of ids[:hashed]
 	hashed int
 }
 
 // digest identifies the job IDs of the first n positions. It hashes
 // onwards from the last call, so a growing n costs only the new IDs.
 func (s *sequence) digest(n int) string {
-	if s.hash == nil || n < s.hashed {
-		s.hash, s.hashed = fnv.New64a(), 0
+	if s.hashed == 0 || n < s.hashed {
+		s.hash, s.hashed = fnvOffset, 0
 	}
 	for _, id := range s.ids[s.hashed:n] {
-		s.hash.Write([]byte(id))
-		s.hash.Write([]byte{0})
+		s.hash = fnvAdd(s.hash, id)
 	}
 	s.hashed = n
-	return strconv.FormatUint(s.hash.Sum64(), 16)
+	return strconv.FormatUint(s.hash, 16)
+}
+
+// FNV-1a, 64 bits (hash/fnv's New64a), computed inline: hashing through
+// the hash.Hash interface cost an allocation per job ID.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvAdd hashes id and a NUL byte after it into h.
+func fnvAdd(h uint64, id string) uint64 {
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= fnvPrime
+	}
+	return h * fnvPrime // the NUL byte: h ^= 0, then h *= fnvPrime
 }
 
 // resume checks that the input matches what the manifest records of the

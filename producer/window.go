@@ -22,7 +22,9 @@ type window struct {
 	seq   *sequence
 	items []Item
 	queue string
-	trace nats.Header // the caller's trace context, added to every job
+	// subject is the batch's job subject, the same for every job.
+	subject string
+	trace   nats.Header // the caller's trace context, added to every job
 
 	inflight []flight
 	waiting  []flight // to send again once due
@@ -121,7 +123,7 @@ func (w *window) send(fl flight) {
 	}
 	if fl.msg == nil {
 		it := w.items[fl.pos]
-		fl.msg = w.p.buildMsg(w.queue, w.b.ID, w.b.JobIDs[fl.pos], it.Payload, it.Headers)
+		fl.msg = buildMsg(w.subject, w.b.JobIDs[fl.pos], it.Payload, it.Headers)
 		for k, v := range w.trace {
 			if _, set := fl.msg.Header[k]; !set {
 				fl.msg.Header[k] = v
