@@ -130,13 +130,19 @@ func (n Names) ConsumerName(queue string) string { return queue }
 // SplitSubject returns the queue and batch tokens of a job or dead-letter
 // subject, and false when subject is neither.
 func (n Names) SplitSubject(subject string) (queue, batch string, ok bool) {
-	rest, found := strings.CutPrefix(subject, n.p()+".")
+	// Cut, not Split: workers call it for every job, and Split allocates.
+	rest, found := strings.CutPrefix(subject, n.p())
 	if !found {
 		return "", "", false
 	}
-	parts := strings.Split(rest, ".")
-	if len(parts) != 3 || (parts[0] != "jobs" && parts[0] != "dead") {
+	rest, found = strings.CutPrefix(rest, ".")
+	if !found {
 		return "", "", false
 	}
-	return parts[1], parts[2], true
+	kind, rest, _ := strings.Cut(rest, ".")
+	queue, batch, found = strings.Cut(rest, ".")
+	if !found || (kind != "jobs" && kind != "dead") || strings.Contains(batch, ".") {
+		return "", "", false
+	}
+	return queue, batch, true
 }

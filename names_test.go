@@ -34,8 +34,11 @@ func TestNamesDeriveFromPrefix(t *testing.T) {
 	q, b, ok := n.SplitSubject("acme-prod.dead.resize.b1")
 	assert.True(t, ok)
 	assert.Equal(t, []string{"resize", "b1"}, []string{q, b})
-	_, _, ok = n.SplitSubject("other.jobs.resize.b1")
-	assert.False(t, ok)
+	for _, subject := range []string{"other.jobs.resize.b1", "acme-prod.jobs.resize", "acme-prod.jobs.resize.b1.x",
+		"acme-prod.queue.resize.b1", "acme-prodx.jobs.resize.b1", "acme-prod", "acme-prod.jobs"} {
+		_, _, ok = n.SplitSubject(subject)
+		assert.False(t, ok, "%q is not a job subject", subject)
+	}
 
 	_, err = jetpool.NewNames("bad/prefix")
 	assert.ErrorContains(t, err, `"bad/prefix"`)
