@@ -128,7 +128,7 @@ func TestDashboardInBrowser(t *testing.T) {
 				continue
 			}
 			want := map[string]string{
-				"pending": strconv.FormatUint(q.Pending, 10), "in_flight": strconv.Itoa(q.InFlight), "running": strconv.Itoa(q.Running),
+				"pending": strconv.FormatUint(q.Pending, 10), "in_flight": strconv.Itoa(q.InFlight), "awaiting_redelivery": strconv.Itoa(q.Redelivery), "running": strconv.Itoa(q.Running),
 				"dead": strconv.Itoa(q.Dead), "processes": strconv.Itoa(q.Processes), "slots": strconv.Itoa(q.Slots),
 			}
 			for f, v := range want {

@@ -31,8 +31,11 @@ type Worker struct {
 	Concurrency int    `json:"concurrency"` // slots: jobs it runs at once
 	Running     int    `json:"running"`     // jobs running when it last announced
 	// Jobs are the IDs of those jobs, when the process lists them.
-	Jobs    []string `json:"jobs,omitempty"`
-	Version string   `json:"version,omitempty"`
+	Jobs []string `json:"jobs,omitempty"`
+	// Held is how many jobs it holds, running or waiting for a worker,
+	// when the process counts them (nil when it does not).
+	Held    *int   `json:"held,omitempty"`
+	Version string `json:"version,omitempty"`
 	// Completed counts the jobs it completed since it started, and
 	// PerMinute is its rate over the last minute (or since it started).
 	Completed uint64    `json:"completed"`
@@ -47,6 +50,7 @@ type Announcer struct {
 	w         Worker
 	running   func() int
 	jobs      func() []string
+	held      func() int
 	completed func() uint64
 	samples   []sample // completed counts of the last minute, oldest first
 	every     time.Duration
@@ -103,6 +107,10 @@ const rateWindow = time.Minute
 // reports and the rate over the last minute. Call it before Run.
 func (a *Announcer) CountCompleted(f func() uint64) { a.completed = f }
 
+// CountHeld makes the announcements carry how many jobs the process holds,
+// as f reports it. Call it before Run.
+func (a *Announcer) CountHeld(f func() int) { a.held = f }
+
 // ListJobs makes the announcements carry the IDs of the jobs running now,
 // as f reports them. Call it before Run.
 func (a *Announcer) ListJobs(f func() []string) { a.jobs = f }
@@ -156,6 +164,10 @@ func (a *Announcer) Announce(ctx context.Context) error {
 	w := a.w
 	if a.running != nil {
 		w.Running = a.running()
+	}
+	if a.held != nil {
+		n := a.held()
+		w.Held = &n
 	}
 	if a.jobs != nil {
 		w.Jobs = a.jobs()

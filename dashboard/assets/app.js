@@ -66,7 +66,7 @@
   function drawQueues(st) {
     fill($("queues").tBodies[0], st.queues.map((q) => el("tr", { "data-queue": q.queue },
       el("td", {}, q.queue + (q.consumer ? "" : " (no consumer)")),
-      num(q.pending, "pending"), num(q.in_flight, "in_flight"), num(q.running, "running"),
+      num(q.pending, "pending"), num(q.in_flight, "in_flight"), num(q.awaiting_redelivery, "awaiting_redelivery"), num(q.running, "running"),
       num(q.dead, "dead"), num(q.processes, "processes"), num(q.slots, "slots"),
       num(Math.round(q.per_minute), "per_minute"))));
   }

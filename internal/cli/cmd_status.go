@@ -78,13 +78,13 @@ func splitList(s string) []string {
 
 func (a *app) printStatus(st *Status) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tRUNNING\tDEAD\tPROCESSES\tSLOTS\tDONE/MIN")
+	fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tREDELIVERY\tRUNNING\tDEAD\tPROCESSES\tSLOTS\tDONE/MIN")
 	for _, q := range st.Queues {
 		name := q.Queue
 		if !q.Consumer {
 			name += " (no consumer: run jetpool provision " + q.Queue + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\n", name, q.Pending, q.InFlight, q.Running, q.Dead, q.Processes, q.Slots, q.PerMinute)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\n", name, q.Pending, q.InFlight, q.Redelivery, q.Running, q.Dead, q.Processes, q.Slots, q.PerMinute)
 	}
 	if len(st.Workers) > 0 {
 		fmt.Fprintln(tw)

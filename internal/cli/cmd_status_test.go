@@ -163,3 +163,46 @@ func TestStatusShowsMetaLeaderAndConsumerLeaders(t *testing.T) {
 	assert.Contains(t, res.stdout, "META LEADER unknown", "without --monitor")
 	assert.Contains(t, res.stdout, "--monitor")
 }
+
+// Jobs a stopped worker returned are not shown in flight: with no live
+// worker holding them they await redelivery. While a worker holds jobs,
+// they are in flight.
+func TestStatusShowsReturnedJobsAwaitingRedelivery(t *testing.T) {
+	env := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	url := env.Server.ClientURL()
+	queue := func() QueueStatus {
+		t.Helper()
+		res := runJetpool(t, ctx, "", "--nats-url", url, "status", "--json")
+		require.Equal(t, 0, res.code)
+		var st Status
+		require.NoError(t, json.Unmarshal([]byte(res.stdout), &st))
+		for _, q := range st.Queues {
+			if q.Queue == "q" {
+				return q
+			}
+		}
+		return QueueStatus{}
+	}
+	code, out := runStdin(t, strings.Repeat("job\n", 12), "--nats-url", url, "enqueue", "q", "-", "--batch", "ret")
+	require.Equal(t, ExitOK, code, out)
+
+	// Eight slots, three-second jobs: it runs eight and holds four more.
+	w := runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--concurrency", "8", "--builtin", "sleep=3s")
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		q := queue()
+		return q.InFlight == 12 && q.Redelivery == 0 && q.Processes == 1
+	}, "the worker's twelve jobs are in flight")
+	w.stop()
+	require.Equal(t, ExitOK, w.wait(t, 30*time.Second), w.stderr.String())
+
+	q := queue()
+	assert.Equal(t, 0, q.Processes, "the stopped worker left the registry")
+	assert.Equal(t, 0, q.InFlight, "no live worker holds a job")
+	assert.Equal(t, 4, q.Redelivery, "the four it returned wait for redelivery")
+	res := runJetpool(t, ctx, "", "--nats-url", url, "status")
+	require.Equal(t, 0, res.code)
+	assert.Contains(t, res.stdout, "REDELIVERY")
+}

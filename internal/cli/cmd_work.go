@@ -127,7 +127,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 				}
 				obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
 				pool := group.Pool(name)
-				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), r.count, r.jobs,
+				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), r.count, pool.Held, r.jobs,
 					func() uint64 { return pool.Stats().Completed })
 			}
 			total := func() int64 {

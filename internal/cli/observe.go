@@ -60,7 +60,7 @@ func (a *app) observe(ctx context.Context, addr string, nc *nats.Conn, js jetstr
 
 // announce lists this worker process in the registry until close. A
 // registry that cannot be reached costs a warning, never the work.
-func (o *observer) announce(queue string, concurrency int, running func() int, jobs func() []string, completed func() uint64) {
+func (o *observer) announce(queue string, concurrency int, running, held func() int, jobs func() []string, completed func() uint64) {
 	w := registry.Worker{Queue: queue, Concurrency: concurrency, Version: version()}
 	o.wg.Add(1)
 	go func() {
@@ -83,6 +83,7 @@ func (o *observer) announce(queue string, concurrency int, running func() int, j
 		}
 		ann.CountCompleted(completed)
 		ann.ListJobs(jobs)
+		ann.CountHeld(held)
 		ann.Run(o.ctx)
 	}()
 }

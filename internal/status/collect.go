@@ -45,11 +45,13 @@ func Collect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names j
 		return byQueue[q]
 	}
 	consumers := []ConsumerStatus{}
+	pulling := map[string]bool{}
 	lister := work.ListConsumers(ctx)
 	for ci := range lister.Info() {
 		q := queue(ci.Name)
 		q.Consumer = true
 		q.Pending, q.InFlight = ci.NumPending, ci.NumAckPending
+		pulling[ci.Name] = ci.NumWaiting > 0
 		consumers = append(consumers, consumerStatus(ci))
 	}
 	if err := lister.Err(); err != nil {
@@ -63,12 +65,34 @@ func Collect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names j
 	for name, n := range dead {
 		queue(name).Dead = n
 	}
+	held, counted := map[string]int{}, map[string]int{}
 	for _, w := range workers {
 		q := queue(w.Queue)
 		q.Processes++
 		q.Slots += w.Concurrency
 		q.Running += w.Running
 		q.PerMinute += w.PerMinute
+		if w.Held != nil {
+			held[w.Queue] += *w.Held
+			counted[w.Queue]++
+		}
+	}
+	for name, q := range byQueue {
+		if !q.Consumer {
+			continue
+		}
+		// What live workers hold is in flight; the rest of the delivered,
+		// unacknowledged jobs wait to be delivered again. That is known
+		// when every live worker counts what it holds, or when none is
+		// there at all (nothing announces and nothing pulls: a pool that
+		// does not announce itself would be pulling).
+		switch {
+		case q.Processes > 0 && counted[name] == q.Processes:
+			q.Redelivery = max(0, q.InFlight-held[name])
+			q.InFlight -= q.Redelivery
+		case q.Processes == 0 && !pulling[name]:
+			q.Redelivery, q.InFlight = q.InFlight, 0
+		}
 	}
 	for _, q := range byQueue {
 		if q.Consumer {

@@ -9,11 +9,17 @@ import (
 
 // QueueStatus is one queue's line in `jetpool status`.
 type QueueStatus struct {
-	Queue    string `json:"queue"`
-	Pending  uint64 `json:"pending"`   // waiting for a worker
-	InFlight int    `json:"in_flight"` // delivered and not yet acknowledged, per the server
-	Running  int    `json:"running"`   // handlers running now, per the worker registry
-	Dead     int    `json:"dead"`
+	Queue   string `json:"queue"`
+	Pending uint64 `json:"pending"` // waiting for a worker
+	// InFlight are jobs delivered and not yet acknowledged that a live
+	// worker holds; Redelivery are the other delivered, unacknowledged
+	// ones: returned by a stopping worker, waiting out a retry delay, or
+	// held by a worker that died, until AckWait. They add up to what the
+	// server counts unacknowledged.
+	InFlight   int `json:"in_flight"`
+	Redelivery int `json:"awaiting_redelivery"`
+	Running    int `json:"running"` // handlers running now, per the worker registry
+	Dead       int `json:"dead"`
 	// Processes and Slots are the live worker processes of the queue and
 	// the jobs they can run at once, from the worker registry.
 	Processes int `json:"processes"`
