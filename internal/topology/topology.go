@@ -80,7 +80,42 @@ func (o Options) WithDefaults() Options {
 
 // Provision creates or updates the work and dead-letter streams, the key-value
 // buckets and one durable consumer per queue.
+//
+// While the cluster cannot yet place replicas (a member still joining: "no
+// suitable peers for placement, peer offline") or JetStream answers
+// transiently, it tries again, from 100ms to 2s apart, until ctx ends:
+// every step is idempotent.
 func Provision(ctx context.Context, js jetstream.JetStream, o Options, queues ...string) error {
+	for _, q := range queues {
+		if err := jetpool.ValidateQueue(q); err != nil {
+			return err
+		}
+	}
+	delay := 100 * time.Millisecond
+	for {
+		err := provision(ctx, js, o, queues...)
+		if err == nil || ctx.Err() != nil || !(noPeersYet(err) || Transient(err)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// noPeersYet reports whether JetStream refused to place replicas because a
+// peer it needs is offline (code 10005, "no suitable peers for placement,
+// peer offline"): a member still joining the cluster. More replicas than
+// members gives the same code without "offline", and fails at once.
+func noPeersYet(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10005 && strings.Contains(apiErr.Description, "offline")
+}
+
+func provision(ctx context.Context, js jetstream.JetStream, o Options, queues ...string) error {
 	given := o // EnsureQueue tells a MaxAckPending given from the default
 	o = o.WithDefaults()
 	for _, q := range queues {
