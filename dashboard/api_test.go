@@ -106,6 +106,9 @@ func TestDeadLettersPagesRetryPurgeAndCSRF(t *testing.T) {
 		"wrong CSRF token": {"X-Jetpool-Csrf": "00" + token[2:]},
 		"cross origin":     {"X-Jetpool-Csrf": token, "Origin": "http://evil.example"},
 		"cross site":       {"X-Jetpool-Csrf": token, "Sec-Fetch-Site": "cross-site"},
+		// DNS rebinding: a page of evil.example whose name now resolves
+		// here read the CSRF token from the page and posts same-origin.
+		"rebound host": {"X-Jetpool-Csrf": token, "Host": "evil.example", "Origin": "http://evil.example", "Sec-Fetch-Site": "same-origin"},
 	} {
 		code, out := s.post(t, "api/dead/retry", body, header)
 		assert.Equal(t, http.StatusForbidden, code, "%s: %s", name, out)

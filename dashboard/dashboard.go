@@ -35,6 +35,12 @@ type Options struct {
 	// Token, when not empty, is required of every request: as a bearer
 	// Authorization header, or a cookie the page sets from ?token= once.
 	Token string
+	// Hosts are the Host names (without port) requests may name when Token
+	// is empty, besides localhost and loopback addresses, which are always
+	// accepted. Any other Host is refused, so that a web page whose name
+	// resolves to this machine (DNS rebinding) cannot read or change
+	// anything. Set Token, or list the names a proxy in front uses.
+	Hosts []string
 	// Logger receives failed requests; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -110,7 +116,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, path+"/"+query, http.StatusFound)
 		return
 	}
-	if !h.authorized(w, r) {
+	if !h.hostAllowed(w, r) || !h.authorized(w, r) {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !h.sameOrigin(w, r) {

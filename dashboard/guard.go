@@ -2,8 +2,11 @@ package dashboard
 
 import (
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -41,6 +44,29 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="jetpool dashboard"`)
 	http.Error(w, "token required: open the dashboard with ?token=TOKEN once, or send Authorization: Bearer TOKEN", http.StatusUnauthorized)
+	return false
+}
+
+// hostAllowed refuses, when no token is required, a request whose Host is
+// neither loopback nor one of Options.Hosts: the same-origin checks below
+// trust the browser's idea of the origin, which DNS rebinding controls.
+func (h *Handler) hostAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if h.opts.Token != "" {
+		return true
+	}
+	host := r.Host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		host = hh
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") || slices.ContainsFunc(h.opts.Hosts, func(a string) bool { return strings.EqualFold(a, host) }) {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	h.log.Warn("dashboard: request for another host refused", "host", r.Host, "remote", r.RemoteAddr)
+	http.Error(w, "forbidden: host "+strconv.Quote(r.Host)+" is not this dashboard's (no token is set: only localhost and loopback addresses are served)", http.StatusForbidden)
 	return false
 }
 

@@ -69,6 +69,10 @@ func (s *site) post(t *testing.T, path, body string, header map[string]string) (
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := s.http.Do(req)

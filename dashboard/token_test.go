@@ -63,3 +63,26 @@ func TestTokenIsRequired(t *testing.T) {
 	assert.Equal(t, http.StatusOK, s.get(t, "api/status", nil), "the cookie carries the token")
 	assert.NotContains(t, logs.String(), token)
 }
+
+// Without a token, only loopback Host names are served: a page whose name
+// resolves to this machine (DNS rebinding) reads nothing, unless the name is
+// listed in Options.Hosts.
+func TestHostMustBeLoopbackWithoutToken(t *testing.T) {
+	s := newSite(t, dashboard.Options{Hosts: []string{"dash.internal"}})
+	get := func(host string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.url+"api/status", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := s.http.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusForbidden, get("evil.example"))
+	assert.Equal(t, http.StatusForbidden, get("evil.example:8080"))
+	assert.Equal(t, http.StatusOK, get("localhost:8080"))
+	assert.Equal(t, http.StatusOK, get("127.0.0.1"))
+	assert.Equal(t, http.StatusOK, get("[::1]:8080"))
+	assert.Equal(t, http.StatusOK, get("dash.internal"))
+}
