@@ -32,6 +32,10 @@ type Pool struct {
 
 	cons      jetstream.Consumer
 	returns   returns      // unstarted deliveries per message, not attempts
+	// returnCtx bounds the counting of returns at Stop (set before
+	// stopping closes); uncounted counts the returns it cut short.
+	returnCtx context.Context
+	uncounted atomic.Int64
 	slots     []slot       // Concurrency+Prefetch: every job held, waiting or running
 	work      chan held    // jobs held and not started, in delivery order
 	jobTime   atomic.Int64 // moving average of a job's time in a worker, ns; 0 before the first
@@ -142,17 +146,22 @@ func (p *Pool) open(ctx context.Context) (jetstream.Consumer, error) {
 			return err
 		}
 		var err error
-		if p.returns, err = openReturns(ctx, p.js, p.cfg.Names, p.cfg.Queue); err != nil {
-			return err
-		}
-		if p.returns.kv == nil {
-			p.log.Warn("bucket missing: a job this pool returns unstarted at stop will be charged an attempt",
-				"bucket", p.cfg.Names.ReturnBucket(), "hint", "run jetpool provision")
-		}
 		cons, err = topology.CreateQueue(ctx, p.js, opts, p.cfg.Queue, p.cfg.Concurrency+p.cfg.Prefetch)
 		return err
 	})
-	return cons, err
+	if err != nil {
+		return nil, err
+	}
+	// Counting returns is worth a warning, never a pool that does not
+	// start: a bucket missing, or a worker not allowed to read it.
+	rctx, cancel := context.WithTimeout(ctx, returnTimeout)
+	defer cancel()
+	if p.returns, err = openReturns(rctx, p.js, p.cfg.Names, p.cfg.Queue); err != nil || p.returns.kv == nil {
+		p.returns = returns{}
+		p.log.Warn("return counts unavailable: a job this pool returns unstarted at stop will be charged an attempt",
+			"bucket", p.cfg.Names.ReturnBucket(), "error", err, "hint", "run jetpool provision; workers need the bucket in their permissions")
+	}
+	return cons, nil
 }
 
 // Run starts the pool, runs until ctx ends, then stops gracefully. It returns
@@ -200,6 +209,9 @@ func (p *Pool) shutdown(ctx context.Context) {
 		}
 		return
 	}
+	returnCtx, endReturns := context.WithTimeout(ctx, p.cfg.ShutdownGrace)
+	defer endReturns()
+	p.returnCtx = returnCtx
 	p.mu.Lock()
 	close(p.stopping)
 	p.mu.Unlock()
@@ -237,6 +249,9 @@ func (p *Pool) shutdown(ctx context.Context) {
 	p.cancelJob()
 	close(p.stopBeats)
 	p.beats.Wait()
+	if n := p.uncounted.Load(); n > 0 {
+		p.log.Warn("shutdown grace over while returning jobs: those returned since are charged an attempt", "jobs", n)
+	}
 	close(p.stopped)
 	p.log.Info("worker pool stopped")
 }

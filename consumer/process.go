@@ -40,9 +40,10 @@ func (p *Pool) process(h held) {
 		p.deadLetter(h, job, 0, jetpool.Permanent(err))
 		return
 	}
-	returned, err := p.returns.count(meta)
-	if err != nil {
-		p.logJob(job, slog.LevelWarn, "returns of a redelivered job not read: every delivery counts as an attempt",
+	returned, err := p.returns.count(meta, job.ID)
+	unsure := err != nil // how many of its deliveries were attempts is not known
+	if unsure {
+		p.logJob(job, slog.LevelWarn, "returns of a redelivered job not read: every delivery counts as an attempt, but the job runs",
 			"bucket", p.cfg.Names.ReturnBucket(), "error", err)
 	}
 	job.Attempt -= returned
@@ -54,9 +55,9 @@ func (p *Pool) process(h held) {
 			}
 		}()
 	}
-	if job.Attempt > p.cfg.MaxAttempts {
+	if job.Attempt > p.cfg.MaxAttempts && !unsure {
 		// The worker running the last attempt died: do not run it again.
-		p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
+		final = p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
 		return
 	}
 	fw := &forwarder{pool: p, source: job}
@@ -72,6 +73,7 @@ func (p *Pool) process(h held) {
 			return
 		}
 		if st := p.js.Conn().Status(); st != nats.CONNECTED {
+			final = false // the ack may never land: keep the count for a redelivery
 			// The ack waits in the client's reconnect buffer: a server
 			// that restarted meanwhile may never see it.
 			p.stats.ackErrors.Add(1)
@@ -85,9 +87,9 @@ func (p *Pool) process(h held) {
 		p.release(h, "cancelled by shutdown")
 		p.logJob(job, slog.LevelWarn, "job cancelled by shutdown and returned to the queue", "error", err)
 	case errors.Is(err, jetpool.ErrPermanent):
-		p.deadLetter(h, job, meta.Sequence.Stream, err)
+		final = p.deadLetter(h, job, meta.Sequence.Stream, err)
 	case job.Attempt >= p.cfg.MaxAttempts:
-		p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
+		final = p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
 	default:
 		final = false
 		delay := p.cfg.Backoff.Delay(job.Attempt)
@@ -107,7 +109,7 @@ func (p *Pool) process(h held) {
 // forgetReturns drops the return count of a job once it is settled for
 // good (acknowledged or dead-lettered); a retried job keeps it.
 func (p *Pool) forgetReturns(job *jetpool.Job, streamSeq uint64) {
-	if err := p.returns.forget(streamSeq); err != nil {
+	if err := p.returns.forget(streamSeq, job.ID); err != nil {
 		p.logJob(job, slog.LevelDebug, "return count not dropped; it expires with the bucket's TTL", "error", err)
 	}
 }

@@ -202,9 +202,15 @@ func (p *Pool) drainPulls() {
 // counting the delivery as returned so that the next one is not charged an
 // attempt. If the count cannot be written the job goes back all the same,
 // charged.
+// Counting stops when the shutdown grace ends (p.returnCtx): past it, the
+// jobs go back charged rather than keep Stop waiting.
 func (p *Pool) giveBack(h held) {
 	if meta, err := h.msg.Metadata(); err == nil {
-		if err := p.returns.add(meta.Sequence.Stream); err != nil {
+		seq := meta.Sequence.Stream
+		switch err := p.returns.add(p.returnCtx, seq, jobID(h.msg.Headers(), seq)); {
+		case err != nil && p.returnCtx.Err() != nil:
+			p.uncounted.Add(1)
+		case err != nil:
 			p.log.Warn("returned job will be charged an attempt: its return was not recorded",
 				"subject", h.msg.Subject(), "bucket", p.cfg.Names.ReturnBucket(), "error", err)
 		}

@@ -25,22 +25,33 @@ type returns struct {
 	queue string
 }
 
-// key is <queue>.<stream sequence>: a worker's permissions can then be
-// limited to its own queues' counts.
-func (r returns) key(streamSeq uint64) string {
-	return r.queue + "." + strconv.FormatUint(streamSeq, 10)
+// key is <queue>.<stream sequence>.<job ID hash>: a worker's permissions
+// can be limited to its own queues' counts, and a count left by a message
+// of a deleted stream never applies to another job at the same sequence.
+func (r returns) key(streamSeq uint64, jobID string) string {
+	return r.queue + "." + strconv.FormatUint(streamSeq, 10) + "." + strconv.FormatUint(fnv64a(jobID), 16)
 }
 
-// add records one more unstarted delivery of the message at streamSeq. It
-// must happen before the message goes back, so that its next delivery sees
-// the count.
-func (r returns) add(streamSeq uint64) error {
+// fnv64a is the 64-bit FNV-1a hash of s.
+func fnv64a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// add records one more unstarted delivery of job jobID, the message at
+// streamSeq, within ctx. It must happen before the message goes back, so
+// that its next delivery sees the count.
+func (r returns) add(ctx context.Context, streamSeq uint64, jobID string) error {
 	if r.kv == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
+	ctx, cancel := context.WithTimeout(ctx, returnTimeout)
 	defer cancel()
-	key := r.key(streamSeq)
+	key := r.key(streamSeq, jobID)
 	// Most returns are a message's first: try that in one request.
 	_, err := r.kv.Create(ctx, key, []byte("1"))
 	for err != nil && ctx.Err() == nil && kvcas.Conflict(err) {
@@ -62,13 +73,13 @@ func (r returns) add(streamSeq uint64) error {
 // count is how many of the deliveries of the message at streamSeq were
 // returned unstarted. Only a redelivery can have any: the first delivery
 // costs no lookup.
-func (r returns) count(meta *jetstream.MsgMetadata) (int, error) {
+func (r returns) count(meta *jetstream.MsgMetadata, jobID string) (int, error) {
 	if r.kv == nil || meta == nil || meta.NumDelivered < 2 {
 		return 0, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
 	defer cancel()
-	e, err := r.kv.Get(ctx, r.key(meta.Sequence.Stream))
+	e, err := r.kv.Get(ctx, r.key(meta.Sequence.Stream, jobID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, nil
 	}
@@ -84,13 +95,13 @@ func (r returns) count(meta *jetstream.MsgMetadata) (int, error) {
 }
 
 // forget drops the count of a message that is settled for good.
-func (r returns) forget(streamSeq uint64) error {
+func (r returns) forget(streamSeq uint64, jobID string) error {
 	if r.kv == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), returnTimeout)
 	defer cancel()
-	return r.kv.Purge(ctx, r.key(streamSeq))
+	return r.kv.Purge(ctx, r.key(streamSeq, jobID))
 }
 
 // openReturns opens the return bucket for queue; a missing bucket counts

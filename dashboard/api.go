@@ -84,6 +84,14 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, nil, badRequest(err))
 		return
 	}
+	// A lookup may read the whole work stream: one at a time.
+	select {
+	case h.lookups <- struct{}{}:
+		defer func() { <-h.lookups }()
+	default:
+		http.Error(w, "another job lookup is running; try again when it ends", http.StatusTooManyRequests)
+		return
+	}
 	ctx, cancel := h.ctx(r)
 	defer cancel()
 	loc, err := h.finder.Find(ctx, id)

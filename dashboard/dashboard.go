@@ -50,14 +50,15 @@ const requestTimeout = 10 * time.Second
 
 // Handler serves the dashboard page and its JSON API.
 type Handler struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	opts   Options
-	csrf   string // per-process token the page sends back with every POST
-	admin  *dlq.Admin
-	finder *locate.Finder
-	log    *slog.Logger
-	mux    *http.ServeMux
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	opts    Options
+	csrf    string // per-process token the page sends back with every POST
+	admin   *dlq.Admin
+	finder  *locate.Finder
+	lookups chan struct{} // one job lookup at a time
+	log     *slog.Logger
+	mux     *http.ServeMux
 }
 
 // New returns a Handler reading the installation through nc and js.
@@ -80,7 +81,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, o Options) (*Handler, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	h := &Handler{nc: nc, js: js, opts: o, csrf: hex.EncodeToString(b[:]), admin: admin, finder: finder, log: o.Logger}
+	h := &Handler{nc: nc, js: js, opts: o, csrf: hex.EncodeToString(b[:]), admin: admin, finder: finder,
+		lookups: make(chan struct{}, 1), log: o.Logger}
 	h.mux = h.routes()
 	return h, nil
 }

@@ -104,7 +104,8 @@
   function drawCluster(st) {
     const c = st.cluster;
     let meta = "meta leader: unknown (" + (c.meta_error || "") + ")";
-    if (c.meta) meta = c.meta.leader ? "meta leader: " + c.meta.leader + " of " + c.meta.cluster_size + ", peers " + replicas(c.meta.replicas) : "a single server, no cluster";
+    if (c.meta) meta = c.meta.leader ? "meta leader: " + c.meta.leader + " of " + c.meta.cluster_size + ", peers " + replicas(c.meta.replicas)
+      : c.meta.cluster_size > 1 ? "no meta leader among " + c.meta.cluster_size + " servers (no quorum?)" : "a single server, no cluster";
     $("cluster-summary").textContent = "cluster " + (c.name || "-") + " · connected to " + c.server + " · " + meta;
     fill($("streams").tBodies[0], [
       ...(c.streams || []).map((s) => el("tr", {}, el("td", {}, s.stream), num(s.messages, "messages"), el("td", {}, s.leader || "-"), el("td", {}, replicas(s.replicas)))),

@@ -112,8 +112,10 @@ func (a *app) printStatus(st *Status) {
 	switch m := c.Meta; {
 	case m == nil:
 		fmt.Fprintf(tw, "META LEADER unknown\t%s\n", c.MetaError)
-	case m.Leader == "":
+	case m.Leader == "" && m.Size <= 1:
 		fmt.Fprintf(tw, "META LEADER -\ta single server, no cluster\n")
+	case m.Leader == "":
+		fmt.Fprintf(tw, "META LEADER none\t%d servers\tno meta leader: the cluster cannot create or change streams (no quorum?)\n", m.Size)
 	default:
 		fmt.Fprintf(tw, "META LEADER %s\t%d servers\t%s\n", m.Leader, m.Size, orDash(replicas(m.Replicas)))
 	}

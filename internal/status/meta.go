@@ -17,7 +17,7 @@ import (
 // account cannot ask for it over NATS; status reads it from a server's
 // monitoring endpoint.
 type MetaStatus struct {
-	Leader   string          `json:"leader"` // empty for a single server, which has no meta group
+	Leader   string          `json:"leader"` // empty for a single server (Size 1), or a cluster without a leader (no quorum)
 	Size     int             `json:"cluster_size"`
 	Replicas []ReplicaStatus `json:"replicas,omitempty"` // the leader's view of its peers; none when the leader's endpoint did not answer
 	From     string          `json:"from"`               // the monitoring endpoint that answered
@@ -57,7 +57,7 @@ func metaStatus(ctx context.Context, urls []string) (*MetaStatus, error) {
 // lists its peers, not itself, so the leader's list lacks the leader.
 func (m *MetaStatus) fromLeader() bool {
 	if m.Leader == "" {
-		return true // a single server
+		return m.Size <= 1 // a single server; a cluster without a leader has no view to prefer
 	}
 	for _, r := range m.Replicas {
 		if r.Name == m.Leader {
