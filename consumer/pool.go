@@ -30,8 +30,8 @@ type Pool struct {
 	startOnce sync.Once
 	stopOnce  sync.Once
 
-	cons      jetstream.Consumer
-	returns   returns      // unstarted deliveries per message, not attempts
+	cons    jetstream.Consumer
+	returns returns // unstarted deliveries per message, not attempts
 	// returnCtx bounds the counting of returns at Stop (set before
 	// stopping closes); uncounted counts the returns it cut short.
 	returnCtx context.Context
