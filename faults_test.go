@@ -263,6 +263,23 @@ func (r *faultRec) running(worker string) []string {
 	return ids
 }
 
+// runningAt lists the jobs whose run at worker began before start and had
+// not ended by end.
+func (r *faultRec) runningAt(worker string, start, end time.Time) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for id, calls := range r.calls {
+		for _, d := range calls {
+			if d.worker == worker && d.start.Before(start) && (d.end.IsZero() || d.end.After(end)) {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids
+}
+
 // deliveries is how often id was delivered to a handler, whatever the outcome.
 func (r *faultRec) deliveries(id string) int {
 	r.mu.Lock()
@@ -643,10 +660,15 @@ func faultFrozenWorker(t *testing.T) {
 	worker(t, url, "frz", rec, "b", "--concurrency", "8")
 
 	natstest.Eventually(t, time.Minute, func() bool { return rec.doneCount(ids) >= n/8 && len(rec.running("a")) >= 4 }, "both workers busy")
-	held := rec.running("a")
 	frozen := time.Now()
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGSTOP))
+	stopped := time.Now()
 	time.Sleep(3 * ackWait)
+	// Held at the freeze: runs at a begun before it whose answer a cannot
+	// have read (the recorder answers the frozen worker all the same). A
+	// run answered right at the signal may have been acked: left out.
+	held := rec.runningAt("a", frozen, stopped.Add(50*time.Millisecond))
+	require.NotEmpty(t, held, "jobs were running at the frozen worker")
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGCONT))
 	resumed := time.Now()
 
