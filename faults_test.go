@@ -152,8 +152,8 @@ type delivery struct {
 type faultRec struct {
 	mu       sync.Mutex
 	calls    map[string][]delivery
-	inflight map[string]map[string]bool // worker -> IDs running there
-	starts   []time.Time                // every call's start, in order
+	inflight map[string]map[string]time.Time // worker -> IDs running there -> start
+	starts   []time.Time                     // every call's start, in order
 	delay    time.Duration
 	fail     func(id, payload string) bool
 	url      string
@@ -162,7 +162,7 @@ type faultRec struct {
 // newFaultRec starts the recorder; workers call it at url+"/NAME" to be told
 // apart.
 func newFaultRec(t *testing.T, delay time.Duration) *faultRec {
-	r := &faultRec{calls: map[string][]delivery{}, inflight: map[string]map[string]bool{}, delay: delay}
+	r := &faultRec{calls: map[string][]delivery{}, inflight: map[string]map[string]time.Time{}, delay: delay}
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	r.url = srv.URL
@@ -180,9 +180,9 @@ func (r *faultRec) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	delay, fail := r.delay, r.fail != nil && r.fail(id, string(payload))
 	r.starts = append(r.starts, d.start)
 	if r.inflight[d.worker] == nil {
-		r.inflight[d.worker] = map[string]bool{}
+		r.inflight[d.worker] = map[string]time.Time{}
 	}
-	r.inflight[d.worker][id] = true
+	r.inflight[d.worker][id] = d.start
 	r.mu.Unlock()
 
 	if delay > 0 {
@@ -261,6 +261,20 @@ func (r *faultRec) running(worker string) []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// runningFor reports how many jobs run at worker now that started at least
+// min and at most max ago.
+func (r *faultRec) runningFor(worker string, min, max time.Duration) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, start := range r.inflight[worker] {
+		if age := time.Since(start); age >= min && age <= max {
+			n++
+		}
+	}
+	return n
 }
 
 // runningAt lists the jobs whose run at worker began before start and had
@@ -659,7 +673,11 @@ func faultFrozenWorker(t *testing.T) {
 	a := worker(t, url, "frz", rec, "a", "--concurrency", "8")
 	worker(t, url, "frz", rec, "b", "--concurrency", "8")
 
-	natstest.Eventually(t, time.Minute, func() bool { return rec.doneCount(ids) >= n/8 && len(rec.running("a")) >= 4 }, "both workers busy")
+	// Freeze mid-run: jobs at a run in waves of 300ms, and a freeze at the
+	// end of a wave would catch none running.
+	natstest.Eventually(t, time.Minute, func() bool {
+		return rec.doneCount(ids) >= n/8 && rec.runningFor("a", 20*time.Millisecond, 150*time.Millisecond) >= 4
+	}, "both workers busy, a's jobs well inside their run")
 	frozen := time.Now()
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGSTOP))
 	stopped := time.Now()

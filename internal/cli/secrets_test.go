@@ -28,6 +28,7 @@ const (
 	secretFlagToken      = "flagTOK-w4Td8r"
 	secretEnvToken       = "envTOK-x5Sc9q"
 	secretConfigToken    = "cfgTOK-y6Rb1p"
+	secretDashboardToken = "dashTOK-q8Zw3mK5vLx2"
 )
 
 // secretChannel is one way of handing the command credentials.
@@ -89,7 +90,7 @@ func allCommandPaths() [][]string {
 func TestNoSecretInAnyOutput(t *testing.T) {
 	scan := &secretScan{}
 	for _, s := range []string{secretFlagPassword, secretEnvPassword, secretConfigPassword, secretURLPassword,
-		secretServerPassword, secretWrongPassword, secretFlagToken, secretEnvToken, secretConfigToken} {
+		secretServerPassword, secretWrongPassword, secretFlagToken, secretEnvToken, secretConfigToken, secretDashboardToken} {
 		scan.add(s)
 	}
 	dir := t.TempDir()
@@ -175,6 +176,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		{"produce", "--name", "m", "--queue", "q", "--every", "200ms", "--source-file", "ITEMS"},
 		{"broker", "--store", "STORE", "--listen", "127.0.0.1:-1"},
 		{"dashboard", "--listen", "127.0.0.1:0"},
+		{"dashboard", "--listen", "0.0.0.0:0", "--dashboard-token", secretDashboardToken},
 	}
 	for _, ch := range channels {
 		t.Run(ch.name, func(t *testing.T) {
