@@ -96,6 +96,14 @@ func TestDeadLettersPagesRetryPurgeAndCSRF(t *testing.T) {
 	target := page.Letters[0]
 	body := fmt.Sprintf(`{"queue":"q","seq":%d}`, target.Seq)
 	token := s.csrf(t)
+	// The same token with its first digit changed (a fixed prefix would
+	// equal the token one time in 256).
+	first := "0"
+	if token[0] == '0' {
+		first = "1"
+	}
+	wrong := first + token[1:]
+	require.NotEqual(t, token, wrong)
 	dead := func() int {
 		var pg dlq.Page
 		require.Equal(t, http.StatusOK, s.get(t, "api/dead?queue=q", &pg))
@@ -103,7 +111,7 @@ func TestDeadLettersPagesRetryPurgeAndCSRF(t *testing.T) {
 	}
 	for name, header := range map[string]map[string]string{
 		"no CSRF token":    {},
-		"wrong CSRF token": {"X-Jetpool-Csrf": "00" + token[2:]},
+		"wrong CSRF token": {"X-Jetpool-Csrf": wrong},
 		"cross origin":     {"X-Jetpool-Csrf": token, "Origin": "http://evil.example"},
 		"cross site":       {"X-Jetpool-Csrf": token, "Sec-Fetch-Site": "cross-site"},
 		// DNS rebinding: a page of evil.example whose name now resolves
