@@ -3,6 +3,8 @@ package consumer
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"io"
 	"strconv"
 	"time"
 
@@ -34,12 +36,9 @@ func (r returns) key(streamSeq uint64, jobID string) string {
 
 // fnv64a is the 64-bit FNV-1a hash of s.
 func fnv64a(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, s) // a hash.Hash never fails to write
+	return h.Sum64()
 }
 
 // add records one more unstarted delivery of job jobID, the message at

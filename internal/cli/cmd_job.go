@@ -19,7 +19,7 @@ func (a *app) jobCommand() *cobra.Command {
 	var asJSON bool
 	show := &cobra.Command{
 		Use:   "show ID",
-		Short: "Say where a job is now: pending, in flight (delivered, not acknowledged), dead, or gone (completed, or never enqueued)",
+		Short: "Say where a job is now: pending, running (on which worker), in flight (delivered, not acknowledged), dead, or gone (completed, or never enqueued)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.connect(cmd.Context(), false)
