@@ -118,9 +118,9 @@ func (p *Pool) forgetReturns(job *jetpool.Job, streamSeq uint64) {
 func (p *Pool) call(job *jetpool.Job) (err error) {
 	ctx := p.jobCtx
 	if p.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
-		defer cancel()
+		jc := newJobContext(ctx, p.cfg.Timeout)
+		defer jc.release()
+		ctx = jc
 	}
 	defer func() {
 		if v := recover(); v != nil {
