@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/lines"
 	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/spf13/cobra"
@@ -161,23 +161,28 @@ func (a *app) logCycle(r producer.CycleReport) {
 // [readJobLines]: job IDs are line numbers, which the manager prefixes with
 // the cycle's batch.
 func linesToItems(data []byte) ([]producer.Item, error) {
-	return readJobLines(bytes.NewReader(data), "")
+	return splitJobLines(data, ""), nil
 }
 
-// readJobLines reads one job per line of r. Blank lines (empty or white
-// space only) are skipped, and a job's ID is idPrefix and its line's number,
-// so that IDs stay the same whether or not blank lines were removed.
+// readJobLines reads one job per line of r, by the rule of [splitJobLines].
 func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
-	var items []producer.Item
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		items = append(items, producer.Item{ID: idPrefix + strconv.Itoa(line), Payload: append([]byte(nil), sc.Bytes()...)})
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
 	}
-	return items, sc.Err()
+	return splitJobLines(data, idPrefix), nil
+}
+
+// splitJobLines makes one job of each non-blank line of data (the rule of
+// [lines.Jobs]); a job's ID is idPrefix and its line's number, so that IDs
+// stay the same whether or not blank lines were removed. Payloads share
+// data's memory.
+func splitJobLines(data []byte, idPrefix string) []producer.Item {
+	items := make([]producer.Item, 0, bytes.Count(data, []byte{'\n'})+1)
+	for n, text := range lines.Jobs(data) {
+		items = append(items, producer.Item{ID: idPrefix + strconv.Itoa(n), Payload: text})
+	}
+	return items
 }
 
 func commandSource(path string, args []string) producer.Source {
