@@ -248,7 +248,7 @@ func (b *bench) connect() error {
 func (b *bench) measure(ctx context.Context, res *Result) error {
 	steps := 8 * b.o.Repeat
 	if b.o.Worker != nil {
-		steps += 1 + b.o.Repeat
+		steps += 1 + 2*b.o.Repeat
 	}
 	kinds := func(rep int) []string {
 		if rep%2 == 0 {
@@ -271,8 +271,10 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 			}
 		}
 		if b.o.Worker != nil {
-			if err := b.command(ctx, rep, steps); err != nil {
-				return err
+			for _, kind := range kinds(rep) {
+				if err := b.command(ctx, kind, rep, steps); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -280,7 +282,9 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 	res.Consume = b.pair(FigureConsume)
 	res.EndToEnd = b.pair(FigureEndToEnd)
 	if b.o.Worker != nil {
-		res.Commands = b.commandsPair()
+		commands := b.pair(FigureCommands)
+		res.Commands = &commands
+		res.CommandsInProcess = b.commandsInProcessPair()
 	}
 	// One load for both, so the ratio is what jetpool adds at that load.
 	rate := res.EndToEnd.Jetpool / 2

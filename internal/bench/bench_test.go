@@ -74,30 +74,41 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 		require.Greater(t, v, 0.0, name)
 	}
 	require.NotNil(t, res.Commands, "a worker command: the command pipeline is measured")
-	require.Equal(t, res.EndToEnd.Raw, res.Commands.Raw, "the command pipeline's baseline is raw end to end")
-	for name, v := range map[string]float64{"commands jetpool": res.Commands.Jetpool, "commands ratio": res.Commands.Ratio} {
+	require.NotNil(t, res.CommandsInProcess)
+	require.Equal(t, res.EndToEnd.Raw, res.CommandsInProcess.Raw, "the in-process baseline is raw end to end")
+	require.Equal(t, res.Commands.Jetpool, res.CommandsInProcess.Jetpool, "one jetpool pipeline, two baselines")
+	for name, v := range map[string]float64{"commands raw processes": res.Commands.Raw, "commands jetpool": res.Commands.Jetpool,
+		"commands ratio": res.Commands.Ratio, "commands in-process ratio": res.CommandsInProcess.Ratio} {
 		require.Greater(t, v, 0.0, name)
 	}
+	var rawCommands int
+	for _, r := range res.Runs {
+		if r.Figure == bench.FigureCommands && r.Kind == bench.Raw {
+			rawCommands++
+			require.Equal(t, 2000, r.Jobs)
+		}
+	}
+	require.Equal(t, 1, rawCommands, "the raw clients ran as processes once")
 	require.LessOrEqual(t, res.Latency.Raw.P50, res.Latency.Raw.P99)
 	require.LessOrEqual(t, res.Latency.Jetpool.P99, res.Latency.Jetpool.P999)
 	require.NotNil(t, res.WorkerRSS)
 	require.Greater(t, res.WorkerRSS.PeakBytes, int64(1<<20), "a Go process holds more than 1 MiB")
 	require.Equal(t, 2000, res.WorkerRSS.Jobs)
-	require.Len(t, res.Runs, 9, "one run of each figure, raw and jetpool, and of the commands")
-	require.Len(t, finished, 10, "every step reports its end: %v", finished)
+	require.Len(t, res.Runs, 10, "one run of each figure, raw and jetpool")
+	require.Len(t, finished, 11, "every step reports its end: %v", finished)
 
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back map[string]any
 	require.NoError(t, json.Unmarshal(out, &back))
-	for _, key := range []string{"publish", "consume", "end_to_end", "commands_end_to_end", "latency", "worker_rss", "runs"} {
+	for _, key := range []string{"publish", "consume", "end_to_end", "commands_end_to_end", "commands_vs_in_process_raw", "latency", "worker_rss", "runs"} {
 		require.Contains(t, back, key)
 	}
 	require.Equal(t, 2000.0, back["jobs"])
 
 	var table bytes.Buffer
 	require.NoError(t, bench.WriteTable(&table, res))
-	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "latency p99.9", "worker peak RSS"} {
+	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "beside raw end to end in process", "latency p99.9", "worker peak RSS"} {
 		require.Contains(t, table.String(), row)
 	}
 	t.Log("\n" + table.String())

@@ -16,7 +16,8 @@ import (
 type child struct {
 	cmd    *exec.Cmd
 	stderr *tail
-	exited chan error
+	exited chan struct{} // closed when the process has exited
+	err    error         // how it exited, once exited is closed
 }
 
 // startJetpool starts `jetpool ARGS --prefix PREFIX` (Options.Worker)
@@ -28,7 +29,7 @@ func (b *bench) startJetpool(ctx context.Context, t *topology, stdin io.Reader, 
 		cmd.Env = os.Environ()
 	}
 	cmd.Env = append(cmd.Env, "NATS_URL="+b.url)
-	c := &child{cmd: cmd, stderr: &tail{max: 4 << 10}, exited: make(chan error, 1)}
+	c := &child{cmd: cmd, stderr: &tail{max: 4 << 10}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = nil, c.stderr
 	if stdin != nil {
 		cmd.Stdin = stdin
@@ -40,16 +41,19 @@ func (b *bench) startJetpool(ctx context.Context, t *topology, stdin io.Reader, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	go func() { c.exited <- cmd.Wait() }()
+	go func() {
+		c.err = cmd.Wait()
+		close(c.exited)
+	}()
 	return c, nil
 }
 
 // wait waits for the process to exit and fails unless it exits 0.
 func (c *child) wait(ctx context.Context) error {
 	select {
-	case err := <-c.exited:
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, c.stderr)
+	case <-c.exited:
+		if c.err != nil {
+			return fmt.Errorf("%v: %s", c.err, c.stderr)
 		}
 		return nil
 	case <-ctx.Done():
@@ -63,10 +67,11 @@ func (c *child) stop() error {
 		return err
 	}
 	select {
-	case err := <-c.exited:
-		return err
+	case <-c.exited:
+		return c.err
 	case <-time.After(20 * time.Second):
 		_ = c.cmd.Process.Kill()
-		return fmt.Errorf("did not stop within 20s of SIGTERM: %v", <-c.exited)
+		<-c.exited
+		return fmt.Errorf("did not stop within 20s of SIGTERM: %v", c.err)
 	}
 }

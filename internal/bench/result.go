@@ -50,9 +50,12 @@ type Result struct {
 	// of jetpool's end to end throughput.
 	Latency LatencyPair `json:"latency"`
 	// Commands: `jetpool enqueue -` and `jetpool batch wait` with a
-	// `jetpool work` process running, against the raw end to end figure;
-	// nil when not measured (no Options.Worker).
+	// `jetpool work` process running, against the raw clients run as
+	// processes the same way; nil when not measured (no Options.Worker).
 	Commands *Throughput `json:"commands_end_to_end,omitempty"`
+	// CommandsInProcess: the same jetpool commands against the raw end to
+	// end figure, whose clients share the bench's process.
+	CommandsInProcess *Throughput `json:"commands_vs_in_process_raw,omitempty"`
 	// WorkerRSS is the peak memory of a `jetpool work` process; nil when
 	// not measured.
 	WorkerRSS *RSS `json:"worker_rss,omitempty"`
@@ -120,8 +123,9 @@ func (b *bench) pair(figure string) Throughput {
 	return Throughput{Raw: median(raw), Jetpool: median(jp), Ratio: median(ratios)}
 }
 
-// commandsPair sets the command pipeline beside the raw end to end runs.
-func (b *bench) commandsPair() *Throughput {
+// commandsInProcessPair sets the command pipeline beside the raw end to
+// end runs.
+func (b *bench) commandsInProcessPair() *Throughput {
 	var raw, jp, ratios []float64
 	for rep := 1; rep <= b.o.Repeat; rep++ {
 		r, j := b.run(FigureEndToEnd, Raw, rep), b.run(FigureCommands, Jetpool, rep)
@@ -211,6 +215,9 @@ func WriteTable(w io.Writer, r *Result) error {
 	tp("end to end, jobs/s", r.EndToEnd)
 	if r.Commands != nil {
 		tp("commands end to end (enqueue -, work, batch wait), jobs/s", *r.Commands)
+	}
+	if r.CommandsInProcess != nil {
+		tp("  the same commands beside raw end to end in process, jobs/s", *r.CommandsInProcess)
 	}
 	l := r.Latency
 	rows = append(rows,

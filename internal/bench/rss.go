@@ -66,8 +66,8 @@ func (b *bench) workerRSS(ctx context.Context, steps int) (*RSS, error) {
 			break
 		}
 		select {
-		case err := <-w.exited:
-			return nil, fmt.Errorf("bench: worker memory: the worker exited (%v) with %d jobs left: %s", err, info.State.Msgs, w.stderr)
+		case <-w.exited:
+			return nil, fmt.Errorf("bench: worker memory: the worker exited (%v) with %d jobs left: %s", w.err, info.State.Msgs, w.stderr)
 		case <-ctx.Done():
 			_ = w.stop()
 			return nil, fmt.Errorf("bench: worker memory: %d jobs left: %w", info.State.Msgs, ctx.Err())

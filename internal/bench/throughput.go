@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,9 +129,23 @@ func (b *bench) record(figure, kind string, rep, n int, d time.Duration) {
 // awaiting acknowledgement at once, each with its ID in Nats-Msg-Id, and
 // waits for every acknowledgement.
 func (b *bench) rawPublish(ctx context.Context, t *topology, published *atomic.Int64) error {
+	msgs := func(yield func(id string, payload []byte) bool) {
+		for _, id := range b.ids {
+			if !yield(id, b.payload) {
+				return
+			}
+		}
+	}
+	return rawPublishAll(ctx, b.pubConn, t.names.JobSubject(queue, "raw"), msgs, published)
+}
+
+// rawPublishAll publishes msgs to subject as the raw client does: with
+// PublishMsgAsync, RawWindow awaiting acknowledgement at once, each ID in
+// Nats-Msg-Id; then it waits for every acknowledgement.
+func rawPublishAll(ctx context.Context, nc *nats.Conn, subject string, msgs iter.Seq2[string, []byte], published *atomic.Int64) error {
 	var failed atomic.Int64
 	var firstErr atomic.Value
-	js, err := jetstream.New(b.pubConn,
+	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(RawWindow),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
 			failed.Add(1)
@@ -139,11 +154,10 @@ func (b *bench) rawPublish(ctx context.Context, t *topology, published *atomic.I
 	if err != nil {
 		return err
 	}
-	subject := t.names.JobSubject(queue, "raw")
-	for _, id := range b.ids {
+	for id, payload := range msgs {
 		m := nats.NewMsg(subject)
 		m.Header.Set(jetpool.HeaderMsgID, id)
-		m.Data = b.payload
+		m.Data = payload
 		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(10*time.Second)); err != nil {
 			return err
 		}
@@ -218,7 +232,7 @@ func (b *bench) jetpoolEndToEnd(ctx context.Context, t *topology) error {
 // reports what went wrong meanwhile.
 func (b *bench) startConsumer(ctx context.Context, kind string, t *topology, got *counter, seen func(nats.Header)) (stop func() error, err error) {
 	if kind == Raw {
-		return b.startRawPullers(t, got, seen)
+		return startRawPullers(t.cons, got, seen)
 	}
 	pool, err := consumer.New(b.subJS, consumer.Config{Queue: queue, Names: t.names, Concurrency: b.o.Concurrency, Logger: b.log},
 		jetpool.HandlerFunc(func(_ context.Context, job *jetpool.Job) error {
@@ -247,9 +261,9 @@ func (b *bench) startConsumer(ctx context.Context, kind string, t *topology, got
 	}, nil
 }
 
-// startRawPullers runs RawPullers iterators over t's consumer, each
-// pulling RawPullBatch messages at a time and acking every message.
-func (b *bench) startRawPullers(t *topology, got *counter, seen func(nats.Header)) (stop func() error, err error) {
+// startRawPullers runs RawPullers iterators over cons, each pulling
+// RawPullBatch messages at a time and acking every message.
+func startRawPullers(cons jetstream.Consumer, got *counter, seen func(nats.Header)) (stop func() error, err error) {
 	var (
 		wg       sync.WaitGroup
 		its      []jetstream.MessagesContext
@@ -273,7 +287,7 @@ func (b *bench) startRawPullers(t *topology, got *counter, seen func(nats.Header
 		return firstErr
 	}
 	for range RawPullers {
-		it, err := t.cons.Messages(jetstream.PullMaxMessages(RawPullBatch))
+		it, err := cons.Messages(jetstream.PullMaxMessages(RawPullBatch))
 		if err != nil {
 			_ = stopAll()
 			return nil, err

@@ -102,6 +102,7 @@ stderr; --json prints every figure as one JSON object on stdout.`,
 	f.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "worker pool concurrency")
 	f.IntVar(&o.Repeat, "repeat", 1, "run each raw and jetpool pair this many times and report medians")
 	f.BoolVar(&asJSON, "json", false, "print every figure as one JSON object")
+	cmd.AddCommand(a.benchRawCommands()...)
 	return cmd
 }
 
