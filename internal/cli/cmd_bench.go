@@ -36,6 +36,10 @@ the same jobs, payload and concurrency, raw and jetpool runs alternating:
   latency           publish to the start of handling, p50/p99/p99.9: jobs
                     published one at a time (256 senders) at half of jetpool's
                     end to end rate, raw and jetpool alike
+  commands          "jetpool enqueue -" then "jetpool batch wait" with a
+                    "jetpool work --builtin noop" process running, against
+                    the raw clients run as processes the same way (and,
+                    on a second line, against raw end to end in process)
   worker memory     peak RSS of a "jetpool work --builtin noop" process at
                     concurrency 256 with 4 KiB jobs (Linux)
 
