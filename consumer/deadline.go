@@ -15,9 +15,10 @@ type jobContext struct {
 	parent   context.Context
 	deadline time.Time
 
-	mu     sync.Mutex
-	ctx    context.Context // the real deadline context, once needed
-	cancel context.CancelFunc
+	mu       sync.Mutex
+	ctx      context.Context // the real deadline context, once needed
+	cancel   context.CancelFunc
+	released bool // the job has ended: the context is cancelled
 }
 
 func newJobContext(parent context.Context, timeout time.Duration) *jobContext {
@@ -30,6 +31,9 @@ func (c *jobContext) started() context.Context {
 	defer c.mu.Unlock()
 	if c.ctx == nil {
 		c.ctx, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		if c.released {
+			c.cancel()
+		}
 	}
 	return c.ctx
 }
@@ -41,13 +45,16 @@ func (c *jobContext) Deadline() (time.Time, bool) { return c.deadline, true }
 func (c *jobContext) Done() <-chan struct{} { return c.started().Done() }
 
 // Err is the parent's error, else context.DeadlineExceeded once the
-// deadline has passed.
+// deadline has passed, else context.Canceled once the job has ended.
 func (c *jobContext) Err() error {
 	c.mu.Lock()
-	ctx := c.ctx
+	ctx, released := c.ctx, c.released
 	c.mu.Unlock()
 	if ctx != nil {
 		return ctx.Err()
+	}
+	if released {
+		return context.Canceled
 	}
 	if err := c.parent.Err(); err != nil {
 		return err
@@ -65,9 +72,11 @@ func (c *jobContext) Value(key any) any { return c.started().Value(key) }
 // String names the context for debugging.
 func (c *jobContext) String() string { return "jetpool job context, deadline " + c.deadline.String() }
 
-// release stops the timer, if it was started; call it when the job ends.
+// release cancels the context, as the end of a job does, and stops its
+// timer if it was started.
 func (c *jobContext) release() {
 	c.mu.Lock()
+	c.released = true
 	cancel := c.cancel
 	c.mu.Unlock()
 	if cancel != nil {
