@@ -164,13 +164,28 @@ func linesToItems(data []byte) ([]producer.Item, error) {
 	return splitJobLines(data, ""), nil
 }
 
-// readJobLines reads one job per line of r, by the rule of [splitJobLines].
+// readJobLines reads one job per non-blank line of r (the rule of
+// [lines.Jobs]); a job's ID is idPrefix and its line's number. The items
+// are gathered in chunks and copied once into a slice of the right size,
+// rather than grown by doubling.
 func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
+	const chunk = 4096
+	var chunks [][]producer.Item
+	cur := make([]producer.Item, 0, chunk)
+	err := lines.Read(r, func(n int, text []byte) {
+		if len(cur) == cap(cur) {
+			chunks, cur = append(chunks, cur), make([]producer.Item, 0, chunk)
+		}
+		cur = append(cur, producer.Item{ID: idPrefix + strconv.Itoa(n), Payload: text})
+	})
+	if len(chunks) == 0 {
+		return cur, err
 	}
-	return splitJobLines(data, idPrefix), nil
+	items := make([]producer.Item, 0, len(chunks)*chunk+len(cur))
+	for _, c := range append(chunks, cur) {
+		items = append(items, c...)
+	}
+	return items, err
 }
 
 // splitJobLines makes one job of each non-blank line of data (the rule of
