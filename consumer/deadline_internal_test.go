@@ -2,7 +2,7 @@ package consumer
 
 import (
 	"context"
-	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,22 +12,33 @@ import (
 
 type ctxKey struct{}
 
+// closedWithin reports whether ch is closed within d.
+func closedWithin(ch <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+	}
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
 func TestJobContextReportsTheDeadlineWithoutATimer(t *testing.T) {
 	c := newJobContext(context.Background(), 30*time.Millisecond)
 	defer c.release()
 	d, ok := c.Deadline()
 	require.True(t, ok)
-	assert.WithinDuration(t, time.Now().Add(30*time.Millisecond), d, 20*time.Millisecond)
+	assert.Equal(t, c.deadline, d)
 	assert.NoError(t, c.Err())
 	require.Eventually(t, func() bool { return c.Err() != nil }, 2*time.Second, time.Millisecond)
 	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
-	assert.Nil(t, c.ctx, "Err alone must not start a timer")
+	assert.Nil(t, c.real.Load(), "Err alone must not start a timer")
 	// Done, asked after the deadline, is closed at once.
-	select {
-	case <-c.Done():
-	case <-time.After(time.Second):
-		t.Fatal("Done not closed after the deadline")
-	}
+	require.True(t, closedWithin(c.Done(), time.Second), "Done not closed after the deadline")
 	assert.ErrorIs(t, context.Cause(c), context.DeadlineExceeded)
 }
 
@@ -35,11 +46,7 @@ func TestJobContextDoneClosesAtTheDeadline(t *testing.T) {
 	c := newJobContext(context.Background(), 30*time.Millisecond)
 	defer c.release()
 	start := time.Now()
-	select {
-	case <-c.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatal("Done not closed at the deadline")
-	}
+	require.True(t, closedWithin(c.Done(), 2*time.Second), "Done not closed at the deadline")
 	assert.GreaterOrEqual(t, time.Since(start), 25*time.Millisecond)
 	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
 }
@@ -54,19 +61,84 @@ func TestJobContextFollowsItsParent(t *testing.T) {
 		derived, stop := context.WithCancel(c)
 		assert.Equal(t, "v", c.Value(ctxKey{}))
 		cancel()
+		require.True(t, closedWithin(c.Done(), time.Second), "Done not closed when the parent was cancelled (started %v)", started)
 		assert.ErrorIs(t, c.Err(), context.Canceled, "started %v", started)
-		select {
-		case <-c.Done():
-		case <-time.After(time.Second):
-			t.Fatalf("Done not closed when the parent was cancelled (started %v)", started)
-		}
-		select {
-		case <-derived.Done():
-		case <-time.After(time.Second):
-			t.Fatalf("a derived context not cancelled with the parent (started %v)", started)
-		}
-		assert.False(t, errors.Is(c.Err(), context.DeadlineExceeded))
+		require.True(t, closedWithin(derived.Done(), time.Second), "a derived context not cancelled with the parent (started %v)", started)
 		stop()
+		c.release()
+		assert.ErrorIs(t, c.Err(), context.Canceled)
+	}
+}
+
+func TestJobContextUsesTheEarlierDeadline(t *testing.T) {
+	parent, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newJobContext(parent, time.Hour)
+	defer c.release()
+	want, _ := parent.Deadline()
+	got, ok := c.Deadline()
+	assert.True(t, ok)
+	assert.Equal(t, want, got, "the parent's deadline comes first")
+}
+
+// Once Err has reported an error it keeps reporting it, whatever starts
+// the context or ends the job afterwards.
+func TestJobContextErrIsStable(t *testing.T) {
+	// Past the deadline, then the job ends, then something starts it.
+	c := newJobContext(context.Background(), time.Millisecond)
+	require.Eventually(t, func() bool { return c.Err() != nil }, 2*time.Second, time.Millisecond)
+	c.release()
+	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "after release")
+	require.True(t, closedWithin(c.Done(), time.Second))
+	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "after start")
+	assert.ErrorIs(t, context.Cause(c), context.DeadlineExceeded)
+
+	// The job ends first, then the deadline passes, then it starts.
+	c = newJobContext(context.Background(), 20*time.Millisecond)
+	c.release()
+	assert.ErrorIs(t, c.Err(), context.Canceled)
+	time.Sleep(30 * time.Millisecond) // past the deadline: Err must not change
+	assert.ErrorIs(t, c.Err(), context.Canceled, "after the deadline")
+	require.True(t, closedWithin(c.Done(), time.Second), "Done, first asked after the job ended, is closed")
+	assert.ErrorIs(t, c.Err(), context.Canceled, "after start")
+
+	// Past the deadline, then the parent is cancelled.
+	parent, cancel := context.WithCancel(context.Background())
+	c = newJobContext(parent, time.Millisecond)
+	require.Eventually(t, func() bool { return c.Err() != nil }, 2*time.Second, time.Millisecond)
+	cancel()
+	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "after the parent's cancel")
+	require.True(t, closedWithin(c.Done(), time.Second))
+	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "after start")
+	c.release()
+}
+
+// Err is non-nil only once Done is closed, and never goes back to nil,
+// while several goroutines use the context at the deadline.
+func TestJobContextUnderConcurrentUse(t *testing.T) {
+	for range 50 {
+		c := newJobContext(context.Background(), 2*time.Millisecond)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				var seen error
+				for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+					if g == 0 {
+						_ = c.Done()
+					}
+					err := c.Err()
+					if seen != nil {
+						assert.Equal(t, seen, err, "Err changed after it was non-nil")
+						return
+					}
+					if err != nil {
+						seen = err
+						assert.True(t, closedWithin(c.Done(), 0), "Err non-nil while Done is open")
+					}
+				}
+			})
+		}
+		wg.Wait()
 		c.release()
 	}
 }
@@ -75,20 +147,6 @@ func TestJobContextReleaseEndsAStartedContext(t *testing.T) {
 	c := newJobContext(context.Background(), time.Hour)
 	done := c.Done()
 	c.release()
-	select {
-	case <-done:
-	case <-time.After(time.Second):
-		t.Fatal("release did not end the started context")
-	}
-	// A context never started is cancelled all the same: a goroutine the
-	// handler left behind sees its job end.
-	c2 := newJobContext(context.Background(), time.Hour)
-	c2.release()
-	assert.ErrorIs(t, c2.Err(), context.Canceled)
-	select {
-	case <-c2.Done():
-	case <-time.After(time.Second):
-		t.Fatal("Done, first asked after the job ended, is not closed")
-	}
-	assert.ErrorIs(t, c2.Err(), context.Canceled)
+	require.True(t, closedWithin(done, time.Second), "release did not end the started context")
+	assert.ErrorIs(t, c.Err(), context.Canceled)
 }
