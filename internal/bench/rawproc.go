@@ -25,15 +25,22 @@ import (
 // RawPublishLines publishes one message per non-blank line of r to queue's
 // job subject for batch, each with the ID BATCH-LINE that `jetpool enqueue
 // -` would give it, as the raw client publishes: asynchronously, RawWindow
-// awaiting acknowledgement, reading as it goes.
+// awaiting acknowledgement.
 func RawPublishLines(ctx context.Context, nc *nats.Conn, names jetpool.Names, queue, batch string, r io.Reader) error {
-	data, err := io.ReadAll(r)
+	type job struct {
+		id      string
+		payload []byte
+	}
+	var jobs []job
+	err := lines.Read(r, func(n int, text []byte) {
+		jobs = append(jobs, job{batch + "-" + strconv.Itoa(n), text})
+	})
 	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
 	msgs := func(yield func(string, []byte) bool) {
-		for n, text := range lines.Jobs(data) {
-			if !yield(batch+"-"+strconv.Itoa(n), text) {
+		for _, j := range jobs {
+			if !yield(j.id, j.payload) {
 				return
 			}
 		}

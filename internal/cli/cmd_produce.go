@@ -161,12 +161,13 @@ func (a *app) logCycle(r producer.CycleReport) {
 // [readJobLines]: job IDs are line numbers, which the manager prefixes with
 // the cycle's batch.
 func linesToItems(data []byte) ([]producer.Item, error) {
-	return splitJobLines(data, ""), nil
+	return readJobLines(bytes.NewReader(data), "")
 }
 
 // readJobLines reads one job per non-blank line of r (the rule of
-// [lines.Jobs]); a job's ID is idPrefix and its line's number. The items
-// are gathered in chunks and copied once into a slice of the right size,
+// [lines.Read]); a job's ID is idPrefix and its line's number, so that IDs
+// stay the same whether or not blank lines were removed. The items are
+// gathered in chunks and copied once into a slice of the right size,
 // rather than grown by doubling.
 func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
 	const chunk = 4096
@@ -186,18 +187,6 @@ func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
 		items = append(items, c...)
 	}
 	return items, err
-}
-
-// splitJobLines makes one job of each non-blank line of data (the rule of
-// [lines.Jobs]); a job's ID is idPrefix and its line's number, so that IDs
-// stay the same whether or not blank lines were removed. Payloads share
-// data's memory.
-func splitJobLines(data []byte, idPrefix string) []producer.Item {
-	items := make([]producer.Item, 0, bytes.Count(data, []byte{'\n'})+1)
-	for n, text := range lines.Jobs(data) {
-		items = append(items, producer.Item{ID: idPrefix + strconv.Itoa(n), Payload: text})
-	}
-	return items
 }
 
 func commandSource(path string, args []string) producer.Source {

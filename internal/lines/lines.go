@@ -5,47 +5,36 @@ package lines
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
-	"iter"
 )
 
-// Jobs yields each non-blank line of data with its number (from 1). A line
-// ends at \n or \r\n; a blank line (empty or white space only) is skipped
-// but counted, so that the numbers of the lines after it do not shift.
-// The lines share data's memory, capped so that appending copies.
-func Jobs(data []byte) iter.Seq2[int, []byte] {
-	return func(yield func(int, []byte) bool) {
-		for n := 1; len(data) > 0; n++ {
-			text, rest, _ := bytes.Cut(data, []byte{'\n'})
-			data = rest
-			text = bytes.TrimSuffix(text, []byte{'\r'})
-			if len(bytes.TrimSpace(text)) == 0 {
-				continue
-			}
-			if !yield(n, text[:len(text):len(text)]) {
-				return
-			}
-		}
-	}
-}
-
-// MaxLine is the longest line Read accepts.
+// MaxLine is the longest line, in bytes without its line ending, that Read
+// accepts.
 const MaxLine = 16 << 20
 
-// blockSize is the size of the blocks Read copies lines into: small
-// enough for the allocator's size classes, so a block costs no zeroing.
+// blockSize is the size of the blocks Read copies lines into: one
+// allocation per block rather than per line.
 const blockSize = 32 << 10
 
-// Read calls each for every non-blank line of r with its number, by the
-// rule of Jobs, as it reads. The lines are copied into shared blocks, not
-// one allocation each, and stay valid after Read returns. A line longer
-// than MaxLine is an error.
+// Read calls each for every job line of r with its number (from 1), as it
+// reads. A line ends at \n or \r\n; a blank line (empty or white space
+// only) is skipped but counted, so that the numbers of the lines after it
+// do not shift. The lines are copied into shared blocks and stay valid
+// after Read returns; each is capped at its length, so appending to one
+// copies it. A line longer than MaxLine is an error naming it.
 func Read(r io.Reader, each func(n int, text []byte)) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLine)
+	// Room for the longest line and its \r\n.
+	sc.Buffer(make([]byte, 64<<10), MaxLine+2)
 	var block []byte
-	for n := 1; sc.Scan(); n++ {
+	n := 0
+	for sc.Scan() {
+		n++
 		text := sc.Bytes()
+		if len(text) > MaxLine {
+			return fmt.Errorf("line %d is longer than %d bytes", n, MaxLine)
+		}
 		if len(bytes.TrimSpace(text)) == 0 {
 			continue
 		}
@@ -56,5 +45,8 @@ func Read(r io.Reader, each func(n int, text []byte)) error {
 		block = append(block, text...)
 		each(n, block[start:len(block):len(block)])
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("after line %d: %w", n, err)
+	}
+	return nil
 }

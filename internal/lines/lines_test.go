@@ -10,56 +10,48 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestJobsSkipsBlankLinesAndKeepsNumbers(t *testing.T) {
+func read(t *testing.T, in string) []string {
+	t.Helper()
 	var got []string
-	for n, text := range lines.Jobs([]byte("a\n\n  \t\nb\r\n\nc")) {
+	require.NoError(t, lines.Read(strings.NewReader(in), func(n int, text []byte) {
 		got = append(got, fmt.Sprintf("%d=%s", n, text))
-	}
-	assert.Equal(t, []string{"1=a", "4=b", "6=c"}, got)
+	}))
+	return got
 }
 
-func TestJobsLinesDoNotOverwriteEachOther(t *testing.T) {
-	data := []byte("ab\ncd\n")
-	var first []byte
-	for _, text := range lines.Jobs(data) {
-		first = text
-		break
-	}
-	_ = append(first, 'X')
-	assert.Equal(t, "ab\ncd\n", string(data), "appending to a line copies it")
+func TestReadSkipsBlankLinesAndKeepsNumbers(t *testing.T) {
+	assert.Equal(t, []string{"1=a", "4=b", "6=c"}, read(t, "a\n\n  \t\nb\r\n\nc"))
+	assert.Empty(t, read(t, ""))
+	assert.Equal(t, []string{"1=x"}, read(t, "x\n"))
 }
 
-func TestReadFollowsTheRuleOfJobs(t *testing.T) {
-	data := "a\n\n  \t\nb\r\n\nc"
-	var want, got []string
-	for n, text := range lines.Jobs([]byte(data)) {
-		want = append(want, fmt.Sprintf("%d=%s", n, text))
-	}
-	var kept [][]byte
-	err := lines.Read(strings.NewReader(data), func(n int, text []byte) {
-		got = append(got, fmt.Sprintf("%d=%s", n, text))
-		kept = append(kept, text)
-	})
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
-	assert.Equal(t, "a", string(kept[0]), "lines stay valid after Read")
-}
-
-func TestReadKeepsManyLinesApart(t *testing.T) {
+func TestReadLinesDoNotOverwriteEachOther(t *testing.T) {
 	var in strings.Builder
 	for i := range 5000 {
 		fmt.Fprintf(&in, "line-%d-%s\n", i, strings.Repeat("x", i%50))
 	}
-	var got []string
-	require.NoError(t, lines.Read(strings.NewReader(in.String()), func(_ int, text []byte) { got = append(got, string(text)) }))
+	var got [][]byte
+	require.NoError(t, lines.Read(strings.NewReader(in.String()), func(_ int, text []byte) { got = append(got, text) }))
 	require.Len(t, got, 5000)
+	_ = append(got[0], 'X') // capped: appending copies
 	for i, g := range got {
-		require.Equal(t, fmt.Sprintf("line-%d-%s", i, strings.Repeat("x", i%50)), g)
+		require.Equal(t, fmt.Sprintf("line-%d-%s", i, strings.Repeat("x", i%50)), string(g))
 	}
 }
 
-func TestReadRefusesAnOverlongLine(t *testing.T) {
-	long := strings.Repeat("x", lines.MaxLine+1)
-	err := lines.Read(strings.NewReader("a\n"+long+"\n"), func(int, []byte) {})
+func TestReadAcceptsMaxLineAndRefusesLonger(t *testing.T) {
+	longest := strings.Repeat("x", lines.MaxLine)
+	for _, ending := range []string{"", "\n", "\r\n"} {
+		var got int
+		err := lines.Read(strings.NewReader("a\n"+longest+ending), func(n int, text []byte) {
+			if n == 2 {
+				got = len(text)
+			}
+		})
+		require.NoError(t, err, "ending %q", ending)
+		assert.Equal(t, lines.MaxLine, got, "ending %q", ending)
+	}
+	err := lines.Read(strings.NewReader("a\n"+longest+"x\n"), func(int, []byte) {})
 	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 2")
 }
