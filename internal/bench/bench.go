@@ -248,7 +248,7 @@ func (b *bench) connect() error {
 func (b *bench) measure(ctx context.Context, res *Result) error {
 	steps := 8 * b.o.Repeat
 	if b.o.Worker != nil {
-		steps += 1 + 2*b.o.Repeat
+		steps += 1 + 4*b.o.Repeat
 	}
 	kinds := func(rep int) []string {
 		if rep%2 == 0 {
@@ -272,6 +272,11 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 		}
 		if b.o.Worker != nil {
 			for _, kind := range kinds(rep) {
+				if err := b.enqueueCommand(ctx, kind, rep, steps); err != nil {
+					return err
+				}
+			}
+			for _, kind := range kinds(rep) {
 				if err := b.command(ctx, kind, rep, steps); err != nil {
 					return err
 				}
@@ -282,7 +287,8 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 	res.Consume = b.pair(FigureConsume)
 	res.EndToEnd = b.pair(FigureEndToEnd)
 	if b.o.Worker != nil {
-		commands := b.pair(FigureCommands)
+		enqueue, commands := b.pair(FigureEnqueueCommand), b.pair(FigureCommands)
+		res.EnqueueCommand = &enqueue
 		res.Commands = &commands
 		res.CommandsInProcess = b.commandsInProcessPair()
 	}

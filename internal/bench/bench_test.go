@@ -89,26 +89,30 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, rawCommands, "the raw clients ran as processes once")
+	require.NotNil(t, res.EnqueueCommand, "a worker command: enqueue - is measured")
+	for name, v := range map[string]float64{"enqueue - raw": res.EnqueueCommand.Raw, "enqueue - jetpool": res.EnqueueCommand.Jetpool, "enqueue - ratio": res.EnqueueCommand.Ratio} {
+		require.Greater(t, v, 0.0, name)
+	}
 	require.LessOrEqual(t, res.Latency.Raw.P50, res.Latency.Raw.P99)
 	require.LessOrEqual(t, res.Latency.Jetpool.P99, res.Latency.Jetpool.P999)
 	require.NotNil(t, res.WorkerRSS)
 	require.Greater(t, res.WorkerRSS.PeakBytes, int64(1<<20), "a Go process holds more than 1 MiB")
 	require.Equal(t, 2000, res.WorkerRSS.Jobs)
-	require.Len(t, res.Runs, 10, "one run of each figure, raw and jetpool")
-	require.Len(t, finished, 11, "every step reports its end: %v", finished)
+	require.Len(t, res.Runs, 12, "one run of each figure, raw and jetpool")
+	require.Len(t, finished, 13, "every step reports its end: %v", finished)
 
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back map[string]any
 	require.NoError(t, json.Unmarshal(out, &back))
-	for _, key := range []string{"publish", "consume", "end_to_end", "commands_end_to_end", "commands_vs_in_process_raw", "latency", "worker_rss", "runs"} {
+	for _, key := range []string{"publish", "consume", "end_to_end", "commands_end_to_end", "commands_vs_in_process_raw", "enqueue_command", "latency", "worker_rss", "runs"} {
 		require.Contains(t, back, key)
 	}
 	require.Equal(t, 2000.0, back["jobs"])
 
 	var table bytes.Buffer
 	require.NoError(t, bench.WriteTable(&table, res))
-	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "beside raw end to end in process", "latency p99.9", "worker peak RSS"} {
+	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "beside raw end to end in process", "enqueue - (a process", "latency p99.9", "worker peak RSS"} {
 		require.Contains(t, table.String(), row)
 	}
 	t.Log("\n" + table.String())

@@ -22,6 +22,8 @@ const (
 	FigureEndToEnd = "end_to_end"
 	FigureLatency  = "latency"
 	FigureCommands = "commands"
+	// FigureEnqueueCommand is `jetpool enqueue -` alone, a process.
+	FigureEnqueueCommand = "enqueue_command"
 )
 
 // Result is everything one bench measured. Throughputs are in jobs per
@@ -49,6 +51,10 @@ type Result struct {
 	// Latency from publish to the start of a job's handling, both at half
 	// of jetpool's end to end throughput.
 	Latency LatencyPair `json:"latency"`
+	// EnqueueCommand: a `jetpool enqueue -` process into an empty queue,
+	// against the raw async publisher run as a process on the same lines;
+	// nil when not measured (no Options.Worker).
+	EnqueueCommand *Throughput `json:"enqueue_command,omitempty"`
 	// Commands: `jetpool enqueue -` and `jetpool batch wait` with a
 	// `jetpool work` process running, against the raw clients run as
 	// processes the same way; nil when not measured (no Options.Worker).
@@ -213,6 +219,9 @@ func WriteTable(w io.Writer, r *Result) error {
 	tp("publish, jobs/s", r.Publish)
 	tp("consume and ack, jobs/s", r.Consume)
 	tp("end to end, jobs/s", r.EndToEnd)
+	if r.EnqueueCommand != nil {
+		tp("enqueue - (a process, raw: a publisher process), jobs/s", *r.EnqueueCommand)
+	}
 	if r.Commands != nil {
 		tp("commands end to end (enqueue -, work, batch wait), jobs/s", *r.Commands)
 	}

@@ -36,6 +36,8 @@ the same jobs, payload and concurrency, raw and jetpool runs alternating:
   latency           publish to the start of handling, p50/p99/p99.9: jobs
                     published one at a time (256 senders) at half of jetpool's
                     end to end rate, raw and jetpool alike
+  enqueue -         a "jetpool enqueue -" process into an empty queue, against
+                    the raw async publisher run as a process on the same lines
   commands          "jetpool enqueue -" then "jetpool batch wait" with a
                     "jetpool work --builtin noop" process running, against
                     the raw clients run as processes the same way (and,

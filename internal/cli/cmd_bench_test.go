@@ -45,6 +45,7 @@ func TestBenchCommandPrintsJSON(t *testing.T) {
 		EndToEnd          map[string]float64 `json:"end_to_end"`
 		Commands          map[string]float64 `json:"commands_end_to_end"`
 		CommandsInProcess map[string]float64 `json:"commands_vs_in_process_raw"`
+		EnqueueCommand    map[string]float64 `json:"enqueue_command"`
 		Latency           struct{ Raw, Jetpool map[string]float64 }
 		WorkerRSS         map[string]float64 `json:"worker_rss"`
 	}
@@ -52,7 +53,7 @@ func TestBenchCommandPrintsJSON(t *testing.T) {
 	require.NoError(t, dec.Decode(&res), "stdout is one JSON object")
 	require.False(t, dec.More(), "and nothing else")
 	require.Equal(t, 1000, res.Jobs)
-	for name, fig := range map[string]map[string]float64{"publish": res.Publish, "consume": res.Consume, "end_to_end": res.EndToEnd, "commands_end_to_end": res.Commands, "commands_vs_in_process_raw": res.CommandsInProcess} {
+	for name, fig := range map[string]map[string]float64{"publish": res.Publish, "consume": res.Consume, "end_to_end": res.EndToEnd, "commands_end_to_end": res.Commands, "commands_vs_in_process_raw": res.CommandsInProcess, "enqueue_command": res.EnqueueCommand} {
 		for _, k := range []string{"raw_jobs_per_sec", "jetpool_jobs_per_sec", "ratio"} {
 			require.Greater(t, fig[k], 0.0, "%s %s", name, k)
 		}
@@ -63,10 +64,12 @@ func TestBenchCommandPrintsJSON(t *testing.T) {
 	}
 	require.Greater(t, res.WorkerRSS["peak_rss_bytes"], 0.0)
 	// Not a terminal: a line per step instead of a bar.
-	require.Contains(t, stderr.String(), "[1/11] raw publish: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[7/11] raw commands end to end: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[8/11] jetpool commands end to end: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[11/11] worker memory")
+	require.Contains(t, stderr.String(), "[1/13] raw publish: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[7/13] raw publish process: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[8/13] jetpool enqueue -: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[9/13] raw commands end to end: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[10/13] jetpool commands end to end: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[13/13] worker memory")
 }
 
 func TestBenchCommandRefusesBadFlags(t *testing.T) {
