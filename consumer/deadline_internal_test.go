@@ -97,7 +97,7 @@ func TestJobContextErrIsStable(t *testing.T) {
 	c = newJobContext(context.Background(), 20*time.Millisecond)
 	c.release()
 	assert.ErrorIs(t, c.Err(), context.Canceled)
-	time.Sleep(30 * time.Millisecond) // past the deadline: Err must not change
+	require.Eventually(t, func() bool { return !time.Now().Before(c.deadline) }, 2*time.Second, time.Millisecond, "past the deadline")
 	assert.ErrorIs(t, c.Err(), context.Canceled, "after the deadline")
 	require.True(t, closedWithin(c.Done(), time.Second), "Done, first asked after the job ended, is closed")
 	assert.ErrorIs(t, c.Err(), context.Canceled, "after start")

@@ -242,9 +242,10 @@ func (b *bench) connect() error {
 }
 
 // measure runs every step: per repetition, the queued figures (publish
-// then consume the same jobs) and end to end, raw and jetpool alternating
-// and taking turns to go first; then latency, both at half of jetpool's
-// end to end rate; then the worker's memory.
+// then consume the same jobs), end to end and, with a worker command,
+// enqueue - and the command pipeline as processes, raw and jetpool
+// alternating and taking turns to go first; then latency, both at half of
+// jetpool's end to end rate; then the worker's memory.
 func (b *bench) measure(ctx context.Context, res *Result) error {
 	steps := 8 * b.o.Repeat
 	if b.o.Worker != nil {
@@ -259,25 +260,15 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 	if err := b.warmUp(ctx); err != nil {
 		return err
 	}
+	// The throughput figures, each a raw and a jetpool step per repetition.
+	figures := []func(ctx context.Context, kind string, rep, steps int) error{b.queued, b.endToEnd}
+	if b.o.Worker != nil {
+		figures = append(figures, b.enqueueCommand, b.command)
+	}
 	for rep := 1; rep <= b.o.Repeat; rep++ {
-		for _, kind := range kinds(rep) {
-			if err := b.queued(ctx, kind, rep, steps); err != nil {
-				return err
-			}
-		}
-		for _, kind := range kinds(rep) {
-			if err := b.endToEnd(ctx, kind, rep, steps); err != nil {
-				return err
-			}
-		}
-		if b.o.Worker != nil {
+		for _, figure := range figures {
 			for _, kind := range kinds(rep) {
-				if err := b.enqueueCommand(ctx, kind, rep, steps); err != nil {
-					return err
-				}
-			}
-			for _, kind := range kinds(rep) {
-				if err := b.command(ctx, kind, rep, steps); err != nil {
+				if err := figure(ctx, kind, rep, steps); err != nil {
 					return err
 				}
 			}
@@ -290,7 +281,8 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 		enqueue, commands := b.pair(FigureEnqueueCommand), b.pair(FigureCommands)
 		res.EnqueueCommand = &enqueue
 		res.Commands = &commands
-		res.CommandsInProcess = b.commandsInProcessPair()
+		inProcess := b.pairOf(FigureEndToEnd, FigureCommands)
+		res.CommandsInProcess = &inProcess
 	}
 	// One load for both, so the ratio is what jetpool adds at that load.
 	rate := res.EndToEnd.Jetpool / 2

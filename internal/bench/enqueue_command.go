@@ -20,11 +20,10 @@ func (b *bench) enqueueCommand(ctx context.Context, kind string, rep, steps int)
 	}
 	defer b.drop(t)
 	n := b.o.Jobs
-	name := "jetpool enqueue -"
-	args := []string{"enqueue", queue, "-", "--batch", fmt.Sprintf("enq-%d", rep)}
+	batch := fmt.Sprintf("enq-%d", rep)
+	name, args := "jetpool enqueue -", []string{"enqueue", queue, "-", "--batch", batch}
 	if kind == Raw {
-		name = "raw publish process"
-		args = []string{"bench", "raw-publish", queue, fmt.Sprintf("enq-%d", rep)}
+		name, args = "raw publish process", []string{"bench", "raw-publish", queue, batch}
 	}
 	tr := b.track(name, steps, n, func() int { return streamMsgs(ctx, t) })
 	defer tr.finish()

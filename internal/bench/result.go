@@ -119,26 +119,18 @@ type Sample struct {
 }
 
 // pair reduces the runs of a throughput figure to medians.
-func (b *bench) pair(figure string) Throughput {
+func (b *bench) pair(figure string) Throughput { return b.pairOf(figure, figure) }
+
+// pairOf sets the jetpool runs of one figure beside the raw runs of
+// another, repetition by repetition, and reduces them to medians.
+func (b *bench) pairOf(rawFigure, jetpoolFigure string) Throughput {
 	var raw, jp, ratios []float64
 	for rep := 1; rep <= b.o.Repeat; rep++ {
-		r, j := b.run(figure, Raw, rep), b.run(figure, Jetpool, rep)
+		r, j := b.run(rawFigure, Raw, rep), b.run(jetpoolFigure, Jetpool, rep)
 		raw, jp = append(raw, r.JobsPerSec), append(jp, j.JobsPerSec)
 		ratios = append(ratios, ratio(j.JobsPerSec, r.JobsPerSec))
 	}
 	return Throughput{Raw: median(raw), Jetpool: median(jp), Ratio: median(ratios)}
-}
-
-// commandsInProcessPair sets the command pipeline beside the raw end to
-// end runs.
-func (b *bench) commandsInProcessPair() *Throughput {
-	var raw, jp, ratios []float64
-	for rep := 1; rep <= b.o.Repeat; rep++ {
-		r, j := b.run(FigureEndToEnd, Raw, rep), b.run(FigureCommands, Jetpool, rep)
-		raw, jp = append(raw, r.JobsPerSec), append(jp, j.JobsPerSec)
-		ratios = append(ratios, ratio(j.JobsPerSec, r.JobsPerSec))
-	}
-	return &Throughput{Raw: median(raw), Jetpool: median(jp), Ratio: median(ratios)}
 }
 
 func (b *bench) latencyPair() LatencyPair {
