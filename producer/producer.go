@@ -47,7 +47,7 @@ type Options struct {
 // use.
 type Producer struct {
 	js   jetstream.JetStream
-	pub  jetstream.JetStream // js's connection, with an acknowledgement timeout
+	pubs publishers // lent to batch enqueues
 	opts Options
 	log  *slog.Logger
 
@@ -80,29 +80,7 @@ func New(js jetstream.JetStream, opts Options) (*Producer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	pub, err := publisher(js, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &Producer{js: js, pub: pub, opts: opts, log: opts.Logger}, nil
-}
-
-// publisher opens a JetStream context on js's connection whose async
-// publishes give up waiting for an acknowledgement after AckTimeout, so
-// that a lost acknowledgement frees its place and can be sent again.
-func publisher(js jetstream.JetStream, opts Options) (jetstream.JetStream, error) {
-	jo := []jetstream.JetStreamOpt{
-		jetstream.WithPublishAsyncTimeout(opts.AckTimeout),
-		jetstream.WithPublishAsyncMaxPending(4 * opts.Window),
-	}
-	o := js.Options()
-	switch {
-	case o.Domain != "":
-		return jetstream.NewWithDomain(js.Conn(), o.Domain, jo...)
-	case o.APIPrefix != "" && o.APIPrefix != jetstream.DefaultAPIPrefix:
-		return jetstream.NewWithAPIPrefix(js.Conn(), o.APIPrefix, jo...)
-	}
-	return jetstream.New(js.Conn(), jo...)
+	return &Producer{js: js, opts: opts, log: opts.Logger}, nil
 }
 
 // Names returns the names the producer publishes under.

@@ -1,11 +1,15 @@
 package producer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/jetpool/jetpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -26,10 +30,12 @@ type window struct {
 	subject string
 	trace   nats.Header // the caller's trace context, added to every job
 
-	inflight []flight
-	waiting  []flight // to send again once due
-	next     int      // the next position to consider
-	stopped  error    // why nothing new is published
+	pub      *publisher           // this enqueue's own, lent by the producer
+	inflight map[*nats.Msg]flight // sent, awaiting their answer
+	waiting  []flight             // to send again once due
+	spare    []*nats.Msg          // messages of stored jobs, to reuse
+	next     int                  // the next position to consider
+	stopped  error                // why nothing new is published
 
 	// mayRepeatRecorded is the part of b.MayRepeat already in the manifest.
 	mayRepeatRecorded int
@@ -41,7 +47,6 @@ type window struct {
 type flight struct {
 	pos   int
 	msg   *nats.Msg // built when first sent
-	f     jetstream.PubAckFuture
 	tries int
 	first time.Time // when it was first sent
 	due   time.Time
@@ -50,6 +55,14 @@ type flight struct {
 // run publishes until every position is settled or ctx ends. It returns
 // an error only when another enqueue took the batch over.
 func (w *window) run(ctx context.Context) error {
+	pub, err := w.p.pubs.get(w.p.js, w.p.opts)
+	if err != nil {
+		w.stopped = err
+		w.finish(ctx)
+		return nil
+	}
+	w.pub = pub
+	w.inflight = make(map[*nats.Msg]flight, min(w.p.opts.Window, len(w.items)))
 	w.next = w.seq.settled
 	var fenced error
 	for {
@@ -74,10 +87,11 @@ func (w *window) run(ctx context.Context) error {
 		if len(w.inflight) == 0 && len(w.waiting) == 0 {
 			break
 		}
-		if !w.settleOne(ctx) {
+		if !w.settle(ctx) {
 			break
 		}
 	}
+	w.p.pubs.put(pub, len(w.inflight) > 0)
 	w.finish(ctx)
 	return fenced
 }
@@ -122,15 +136,9 @@ func (w *window) send(fl flight) {
 		seq.hi = fl.pos + 1
 	}
 	if fl.msg == nil {
-		it := w.items[fl.pos]
-		fl.msg = buildMsg(w.subject, w.b.JobIDs[fl.pos], it.Payload, it.Headers)
-		for k, v := range w.trace {
-			if _, set := fl.msg.Header[k]; !set {
-				fl.msg.Header[k] = v
-			}
-		}
+		fl.msg = w.message(fl.pos)
 	}
-	f, err := w.p.pub.PublishMsgAsync(fl.msg)
+	_, err := w.pub.js.PublishMsgAsync(fl.msg, w.pub.send...)
 	if err != nil {
 		if transient(err) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			fl.due = time.Now().Add(retryDelay(fl.tries))
@@ -141,8 +149,27 @@ func (w *window) send(fl flight) {
 		w.fail(fl, err)
 		return
 	}
-	fl.f = f
-	w.inflight = append(w.inflight, fl)
+	w.inflight[fl.msg] = fl
+}
+
+// message builds the message of the job at pos, in a stored job's message
+// when one is spare: of the same batch, it differs only in ID and payload.
+func (w *window) message(pos int) *nats.Msg {
+	it := w.items[pos]
+	if n := len(w.spare); n > 0 && len(it.Headers) == 0 {
+		msg := w.spare[n-1]
+		w.spare = w.spare[:n-1]
+		msg.Data = it.Payload
+		msg.Header[jetpool.HeaderMsgID][0] = w.b.JobIDs[pos]
+		return msg
+	}
+	msg := buildMsg(w.subject, w.b.JobIDs[pos], it.Payload, it.Headers)
+	for k, v := range w.trace {
+		if _, set := msg.Header[k]; !set {
+			msg.Header[k] = v
+		}
+	}
+	return msg
 }
 
 // resendDue sends again the publishes whose pause is over.
@@ -166,9 +193,9 @@ func (w *window) resendDue(ctx context.Context) {
 	}
 }
 
-// settleOne waits for the oldest publish's answer, or for the next resend,
-// and reports false once ctx has ended.
-func (w *window) settleOne(ctx context.Context) bool {
+// settle waits for an answer, or for the next resend, takes every answer
+// already there, and reports false once ctx has ended.
+func (w *window) settle(ctx context.Context) bool {
 	var timer <-chan time.Time
 	if len(w.waiting) > 0 {
 		first := w.waiting[0].due
@@ -181,32 +208,40 @@ func (w *window) settleOne(ctx context.Context) bool {
 		defer t.Stop()
 		timer = t.C
 	}
-	if len(w.inflight) == 0 {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-timer:
-			return true
-		}
-	}
-	head := w.inflight[0]
 	select {
-	case ack := <-head.f.Ok():
-		w.inflight = w.inflight[1:]
-		w.stored(head, ack)
-	case err := <-head.f.Err():
-		w.inflight = w.inflight[1:]
-		if transient(err) {
-			head.due = time.Now().Add(retryDelay(head.tries))
-			w.waiting = append(w.waiting, head)
-			return true
-		}
-		w.fail(head, err)
+	case a := <-w.pub.answers:
+		w.answered(a)
 	case <-timer:
+		return true
 	case <-ctx.Done():
 		return false
 	}
-	return true
+	for {
+		select {
+		case a := <-w.pub.answers:
+			w.answered(a)
+		default:
+			return true
+		}
+	}
+}
+
+// answered settles the publish a answers.
+func (w *window) answered(a answer) {
+	fl, ok := w.inflight[a.msg]
+	if !ok {
+		return // not this enqueue's: its publisher serves one at a time
+	}
+	delete(w.inflight, a.msg)
+	switch {
+	case a.err == nil:
+		w.stored(fl, a.ack)
+	case transient(a.err):
+		fl.due = time.Now().Add(retryDelay(fl.tries))
+		w.waiting = append(w.waiting, fl)
+	default:
+		w.fail(fl, a.err)
+	}
 }
 
 func (w *window) stored(fl flight, ack *jetstream.PubAck) {
@@ -224,6 +259,10 @@ func (w *window) stored(fl flight, ack *jetstream.PubAck) {
 		w.b.Enqueued++
 	}
 	delete(w.seq.retried, fl.pos)
+	if len(w.items[fl.pos].Headers) == 0 {
+		// Answered, the message is nobody's any more.
+		w.spare = append(w.spare, fl.msg)
+	}
 }
 
 // fail records a refused publish and stops new ones: what refused one job
@@ -253,7 +292,8 @@ func (w *window) finish(ctx context.Context) {
 	if cause == nil {
 		cause = errors.New("not published")
 	}
-	for _, fl := range append(w.inflight, w.waiting...) {
+	unanswered := slices.SortedFunc(maps.Values(w.inflight), func(a, b flight) int { return cmp.Compare(a.pos, b.pos) })
+	for _, fl := range append(unanswered, w.waiting...) {
 		w.seq.state[fl.pos] = posUnsure
 		w.b.Failed = append(w.b.Failed, FailedJob{ID: w.b.JobIDs[fl.pos], Unsure: true,
 			Err: w.p.publishError(w.b.JobIDs[fl.pos], w.queue, len(w.items[fl.pos].Payload), fmt.Errorf("no acknowledgement: %w", cause))})

@@ -1,0 +1,127 @@
+package producer_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/broker"
+	"github.com/jetpool/jetpool/producer"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// storedJob is one message of the work stream, read without jetpool.
+type storedJob struct {
+	batch, id, payload, item string
+}
+
+// storedJobs reads, and removes, every message of the work stream through
+// the queue's consumer, with no pool running.
+func storedJobs(t *testing.T, js jetstream.JetStream, queue string) []storedJob {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	names := jetpool.DefaultNames()
+	stream, err := js.Stream(ctx, names.WorkStream())
+	require.NoError(t, err)
+	want := int(stream.CachedInfo().State.Msgs)
+	cons, err := stream.Consumer(ctx, names.ConsumerName(queue))
+	require.NoError(t, err)
+	var jobs []storedJob
+	for len(jobs) < want {
+		batch, err := cons.Fetch(min(want-len(jobs), 1000), jetstream.FetchMaxWait(10*time.Second))
+		require.NoError(t, err)
+		for msg := range batch.Messages() {
+			_, b, ok := names.SplitSubject(msg.Subject())
+			require.True(t, ok, msg.Subject())
+			jobs = append(jobs, storedJob{batch: b, id: msg.Headers().Get(jetpool.HeaderMsgID),
+				payload: string(msg.Data()), item: msg.Headers().Get("X-Item")})
+			require.NoError(t, msg.Ack())
+		}
+		require.NoError(t, batch.Error(), "read %d of %d messages", len(jobs), want)
+	}
+	return jobs
+}
+
+// A window reuses the message of a stored job for the next one: every
+// stored message must still carry its own job's ID, payload and headers,
+// with a window far smaller than the batch so that messages go round many
+// times, and some jobs with headers of their own among them.
+func TestBatchMessagesCarryTheirOwnJob(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Window: 16})
+	require.NoError(t, err)
+	const n = 3000
+	in := make([]producer.Item, n)
+	for i := range in {
+		id := fmt.Sprintf("job-%d", i)
+		in[i] = producer.Item{ID: id, Payload: []byte("payload of " + id)}
+		if i%7 == 0 {
+			in[i].Headers = nats.Header{"X-Item": []string{id}}
+		}
+	}
+	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("own"))
+	require.NoError(t, err)
+	require.Equal(t, n, b.Enqueued)
+
+	jobs := storedJobs(t, env.JS, "q")
+	require.Len(t, jobs, n)
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		assert.False(t, seen[j.id], "job %s stored twice", j.id)
+		seen[j.id] = true
+		assert.Equal(t, "payload of "+j.id, j.payload, "job %s", j.id)
+		var i int
+		_, err := fmt.Sscanf(j.id, "job-%d", &i)
+		require.NoError(t, err)
+		if i%7 == 0 {
+			assert.Equal(t, j.id, j.item, "job %s lost its own header", j.id)
+		} else {
+			assert.Empty(t, j.item, "job %s got another job's header", j.id)
+		}
+	}
+	assert.Len(t, seen, n)
+}
+
+// An enqueue whose context ends with publishes unanswered gives up its
+// publisher; the producer's next batch publishes exactly, undisturbed by
+// the answers still due to the first.
+func TestBatchAfterACancelledOneIsExact(t *testing.T) {
+	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once the first jobs are stored, with most still to send.
+		defer cancel()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if s, err := env.JS.Stream(ctx, jetpool.DefaultNames().WorkStream()); err == nil && s.CachedInfo().State.Msgs > 0 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	first, err := p.EnqueueBatch(ctx, "q", items("first", 50000), producer.WithBatchID("first"))
+	require.Error(t, err, "the cancel came after the whole batch was stored: nothing was tested")
+	require.NotNil(t, first)
+	require.Less(t, first.Enqueued, 50000)
+
+	second, err := p.EnqueueBatch(context.Background(), "q", items("second", 5000), producer.WithBatchID("second"))
+	require.NoError(t, err)
+	assert.Equal(t, 5000, second.Enqueued)
+	assert.Empty(t, second.Failed)
+	ids := map[string]int{}
+	for _, j := range storedJobs(t, env.JS, "q") {
+		if j.batch == "second" {
+			ids[j.id]++
+		}
+	}
+	assert.Len(t, ids, 5000)
+	for id, n := range ids {
+		assert.Equal(t, 1, n, "job %s stored %d times", id, n)
+	}
+}
