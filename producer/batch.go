@@ -151,7 +151,8 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	}
 
 	seq := &sequence{owner: NewID(), ids: b.JobIDs}
-	if _, err := p.updateManifest(ctx, o.id, queue, seq.resume); err != nil {
+	claimed, err := p.updateManifestFrom(ctx, o.id, queue, nil, seq.resume)
+	if err != nil {
 		return nil, err
 	}
 	for _, st := range seq.state {
@@ -160,7 +161,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		}
 	}
 	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, subject: p.opts.Names.JobSubject(queue, b.ID),
-		dedup: p.cachedDedup(), trace: nats.Header{}}
+		dedup: p.cachedDedup(), trace: nats.Header{}, written: claimed}
 	tracing.Inject(ctx, w.trace)
 	runErr := w.run(ctx)
 
@@ -168,7 +169,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	// manifest matches what JetStream holds.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	_, err := p.updateManifest(mctx, o.id, "", func(m *Manifest) error {
+	_, err = p.updateManifestFrom(mctx, o.id, "", w.written, func(m *Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}

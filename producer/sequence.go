@@ -12,6 +12,10 @@ import (
 // re-run cannot tell after a producer crash (see docs/batches.md).
 const checkpointEvery = 1024
 
+// checkpointLead is how many positions before its limit an enqueue starts
+// recording its progress, so that publishing rarely waits for the manifest.
+const checkpointLead = 512
+
 // posState is where one input position of a batch stands during an enqueue.
 type posState uint8
 
@@ -132,6 +136,24 @@ func (s *sequence) advance() {
 // record writes this enqueue's progress into m. While writing, the
 // manifest claims the positions up to until for this enqueue.
 func (s *sequence) record(m *Manifest, writing bool) {
+	s.progress(writing, s.until).apply(m)
+}
+
+// progress is what an enqueue records of its progress in the manifest,
+// taken at one moment so that it can be written while publishing goes on.
+type progress struct {
+	owner          string
+	settled        int
+	stored, unsure []int
+	extent         int
+	digest         string
+	writing        bool // still publishing: claims the positions up to until
+	until          int
+}
+
+// progress takes this enqueue's progress, claiming the positions up to
+// until while writing.
+func (s *sequence) progress(writing bool, until int) progress {
 	s.advance()
 	var stored, unsure []int
 	for _, i := range s.oldStored {
@@ -155,18 +177,28 @@ func (s *sequence) record(m *Manifest, writing bool) {
 	slices.Sort(stored)
 	stored = slices.Compact(stored)
 	slices.Sort(unsure)
-	m.Settled, m.Stored, m.Unsure = s.settled, stored, unsure
+	pr := progress{owner: s.owner, settled: s.settled, stored: stored, unsure: unsure, writing: writing}
+	if writing {
+		pr.until = until
+		pr.extent = max(s.base, s.settled, until)
+	} else {
+		pr.extent = max(s.base, s.settled, s.hi)
+	}
+	pr.digest = s.digest(pr.extent)
+	return pr
+}
+
+// apply writes pr into m.
+func (pr progress) apply(m *Manifest) {
+	m.Settled, m.Stored, m.Unsure = pr.settled, pr.stored, pr.unsure
 	m.Expected = m.Settled + len(m.Stored) + m.Singles
 	m.Report, m.Finished = nil, nil
-	if writing {
-		m.Extent = max(s.base, s.settled, s.until)
-		m.Digest = s.digest(m.Extent)
+	m.Extent, m.Digest = pr.extent, pr.digest
+	if pr.writing {
 		m.Sealed = false
-		m.Writing = &Writing{Owner: s.owner, Until: s.until, Since: time.Now().UTC()}
+		m.Writing = &Writing{Owner: pr.owner, Until: pr.until, Since: time.Now().UTC()}
 		return
 	}
-	m.Extent = max(s.base, s.settled, s.hi)
-	m.Digest = s.digest(m.Extent)
 	m.Sealed = true
 	m.Writing = nil
 }

@@ -39,6 +39,14 @@ type window struct {
 
 	// mayRepeatRecorded is the part of b.MayRepeat already in the manifest.
 	mayRepeatRecorded int
+	// written is the manifest as this enqueue last wrote it.
+	written *writtenManifest
+	// recording answers the checkpoint being written, nil when none is.
+	recording chan checkpointDone
+	// recordingUntil and recordingMayRepeat are what it records: the new
+	// limit, and b.MayRepeat when it was taken.
+	recordingUntil, recordingMayRepeat int
+	fenced                             error // another enqueue took the batch over
 	// dedup is the work stream's deduplication window: a job resent after
 	// it may be stored twice.
 	dedup time.Duration
@@ -64,7 +72,6 @@ func (w *window) run(ctx context.Context) error {
 	w.pub = pub
 	w.inflight = make(map[*nats.Msg]flight, min(w.p.opts.Window, len(w.items)))
 	w.next = w.seq.settled
-	var fenced error
 	for {
 		w.resendDue(ctx)
 		for w.stopped == nil && ctx.Err() == nil && len(w.inflight)+len(w.waiting) < w.p.opts.Window {
@@ -72,28 +79,28 @@ func (w *window) run(ctx context.Context) error {
 			if !ok {
 				break
 			}
+			if w.recording == nil && pos >= w.seq.until-checkpointLead && w.seq.until < len(w.seq.state) {
+				w.checkpoint(ctx, pos)
+			}
 			if pos >= w.seq.until {
-				if err := w.checkpoint(ctx, pos); err != nil {
-					w.stopped = err
-					if errors.Is(err, ErrTakenOver) {
-						fenced = err
-					}
-					break
-				}
+				break // until the checkpoint lets it publish on
 			}
 			w.next = pos + 1
 			w.send(flight{pos: pos})
 		}
-		if len(w.inflight) == 0 && len(w.waiting) == 0 {
+		if len(w.inflight) == 0 && len(w.waiting) == 0 && w.recording == nil {
 			break
 		}
 		if !w.settle(ctx) {
 			break
 		}
 	}
+	if w.recording != nil {
+		w.checkpointed(<-w.recording)
+	}
 	w.p.pubs.put(pub, len(w.inflight) > 0)
 	w.finish(ctx)
-	return fenced
+	return w.fenced
 }
 
 // nextPos finds the next position still to publish.
@@ -106,24 +113,55 @@ func (w *window) nextPos() (int, bool) {
 	return 0, false
 }
 
-// checkpoint records progress and lets this enqueue publish up to
-// checkpointEvery positions beyond pos.
-func (w *window) checkpoint(ctx context.Context, pos int) error {
-	seq := w.seq
+// checkpoint starts recording the progress up to pos, with a new limit
+// checkpointEvery positions beyond pos, or beyond a full window past the
+// settled prefix when that is further: either way a crash leaves at most
+// Window + checkpointEvery positions unsure. It is written while publishing
+// goes on below the current limit, which pos is within checkpointLead of.
+func (w *window) checkpoint(ctx context.Context, pos int) {
+	w.seq.advance()
+	until := min(len(w.seq.state), max(pos, w.seq.settled+w.p.opts.Window)+checkpointEvery)
+	pr := w.seq.progress(true, until)
 	mayRepeat := w.b.MayRepeat
-	_, err := w.p.updateManifest(ctx, w.b.ID, "", func(m *Manifest) error {
-		if err := seq.owns(m); err != nil {
-			return err
-		}
-		seq.until = min(len(seq.state), pos+checkpointEvery)
-		seq.record(m, true)
-		m.MayRepeat += mayRepeat - w.mayRepeatRecorded
-		return nil
-	})
-	if err == nil {
-		w.mayRepeatRecorded = mayRepeat
+	addMayRepeat := mayRepeat - w.mayRepeatRecorded
+	owns, batch, written := w.seq.owns, w.b.ID, w.written
+	done := make(chan checkpointDone, 1)
+	w.recording, w.recordingUntil, w.recordingMayRepeat = done, until, mayRepeat
+	go func() {
+		written, err := w.p.updateManifestFrom(ctx, batch, "", written, func(m *Manifest) error {
+			if err := owns(m); err != nil {
+				return err
+			}
+			pr.apply(m)
+			m.MayRepeat += addMayRepeat
+			return nil
+		})
+		done <- checkpointDone{written, err}
+	}()
+}
+
+// checkpointDone is the outcome of a checkpoint.
+type checkpointDone struct {
+	written *writtenManifest
+	err     error
+}
+
+// checkpointed takes the outcome of the checkpoint that was recording: on
+// success, the enqueue may publish up to its new limit; otherwise it
+// publishes nothing new.
+func (w *window) checkpointed(c checkpointDone) {
+	w.recording = nil
+	if c.err == nil {
+		w.written = c.written
+		w.seq.until, w.mayRepeatRecorded = w.recordingUntil, w.recordingMayRepeat
+		return
 	}
-	return err
+	if w.stopped == nil {
+		w.stopped = c.err
+	}
+	if errors.Is(c.err, ErrTakenOver) {
+		w.fenced = c.err
+	}
 }
 
 func (w *window) send(fl flight) {
@@ -211,6 +249,8 @@ func (w *window) settle(ctx context.Context) bool {
 	select {
 	case a := <-w.pub.answers:
 		w.answered(a)
+	case c := <-w.recording:
+		w.checkpointed(c)
 	case <-timer:
 		return true
 	case <-ctx.Done():

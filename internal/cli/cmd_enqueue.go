@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/jetpool/jetpool"
@@ -95,7 +96,12 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 	if batch == "" {
 		batch = producer.NewID()
 	}
+	// Every line read stays in memory until it is enqueued, so a garbage
+	// collection while reading frees nothing; one that ran then was seen to
+	// make reading 100,000 lines three times slower.
+	gcPercent := debug.SetGCPercent(-1)
 	items, err := readJobLines(a.stdin, batch+"-")
+	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}

@@ -5,15 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/internal/lines"
 	"github.com/jetpool/jetpool/internal/topology"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/spf13/cobra"
@@ -155,38 +152,6 @@ func (a *app) logCycle(r producer.CycleReport) {
 		return
 	}
 	a.log.Info("cycle", attrs...)
-}
-
-// linesToItems reads a source's output or file as jobs, by the rule of
-// [readJobLines]: job IDs are line numbers, which the manager prefixes with
-// the cycle's batch.
-func linesToItems(data []byte) ([]producer.Item, error) {
-	return readJobLines(bytes.NewReader(data), "")
-}
-
-// readJobLines reads one job per non-blank line of r (the rule of
-// [lines.Read]); a job's ID is idPrefix and its line's number, so that IDs
-// stay the same whether or not blank lines were removed. The items are
-// gathered in chunks and copied once into a slice of the right size,
-// rather than grown by doubling.
-func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
-	const chunk = 4096
-	var chunks [][]producer.Item
-	cur := make([]producer.Item, 0, chunk)
-	err := lines.Read(r, func(n int, text []byte) {
-		if len(cur) == cap(cur) {
-			chunks, cur = append(chunks, cur), make([]producer.Item, 0, chunk)
-		}
-		cur = append(cur, producer.Item{ID: idPrefix + strconv.Itoa(n), Payload: text})
-	})
-	if len(chunks) == 0 {
-		return cur, err
-	}
-	items := make([]producer.Item, 0, len(chunks)*chunk+len(cur))
-	for _, c := range append(chunks, cur) {
-		items = append(items, c...)
-	}
-	return items, err
 }
 
 func commandSource(path string, args []string) producer.Source {
