@@ -151,7 +151,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	}
 
 	seq := &sequence{owner: NewID(), ids: b.JobIDs}
-	claimed, err := p.updateManifestFrom(ctx, o.id, queue, nil, seq.resume)
+	claimed, err := p.updateManifestFrom(ctx, o.id, queue, nil, NewID(), seq.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -169,13 +169,13 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	// manifest matches what JetStream holds.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	_, err = p.updateManifestFrom(mctx, o.id, "", w.written, func(m *Manifest) error {
+	_, err = p.updateManifestFrom(mctx, o.id, "", w.written, NewID(), func(m *Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}
 		seq.record(m, false)
 		m.Failed = len(b.Failed)
-		m.MayRepeat += b.MayRepeat - w.mayRepeatRecorded
+		m.MayRepeat += b.MayRepeat - w.mayRepeatIn(m)
 		return nil
 	})
 	p.stats.count(b, runErr == nil && err == nil && len(b.Failed) == 0)

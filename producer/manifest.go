@@ -114,7 +114,7 @@ func (p *Producer) readManifest(ctx context.Context, batch string) (*Manifest, u
 // same time or the cluster did not answer. change may return an error to
 // abandon the update.
 func (p *Producer) updateManifest(ctx context.Context, batch, queue string, change func(*Manifest) error) (*Manifest, error) {
-	w, err := p.updateManifestFrom(ctx, batch, queue, nil, change)
+	w, err := p.updateManifestFrom(ctx, batch, queue, nil, NewID(), change)
 	if err != nil {
 		return nil, err
 	}
@@ -132,10 +132,10 @@ type writtenManifest struct {
 // as this process last wrote it, without reading it again: a writer that
 // owns the batch saves a round trip per update. When the manifest changed
 // since, the update fails its compare-and-set and is made again on the
-// manifest read afresh.
-func (p *Producer) updateManifestFrom(ctx context.Context, batch, queue string, last *writtenManifest, change func(*Manifest) error) (*writtenManifest, error) {
+// manifest read afresh. op names the update in the manifest's Ops, so that
+// it is applied once however often it is sent.
+func (p *Producer) updateManifestFrom(ctx context.Context, batch, queue string, last *writtenManifest, op string, change func(*Manifest) error) (*writtenManifest, error) {
 	var out *writtenManifest
-	op := NewID()
 	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) error {
 		kv, err := p.batchBucket(rctx)
 		if err != nil {

@@ -18,9 +18,11 @@ const idlePublishers = 4
 // than on two per publish.
 type publisher struct {
 	js jetstream.JetStream
-	// answers holds Window answers: a window keeps at most Window publishes
-	// unanswered, so the handlers, which nats.go calls with its lock held,
-	// never wait.
+	// answers has room for twice Window answers. A window keeps at most
+	// Window publishes unanswered, each answered once; a publish that
+	// fails as it is sent during a reconnect can be answered as well,
+	// after the window has set it aside. The handlers, which nats.go may
+	// call with its lock held, never wait.
 	answers chan answer
 	// send are the options of every publish: no resend by nats.go when no
 	// stream answers. The window resends instead, so nats.go never reads a
@@ -39,7 +41,7 @@ type answer struct {
 // publishes give up waiting for an acknowledgement after AckTimeout, so
 // that a lost acknowledgement frees its place and can be sent again.
 func newPublisher(js jetstream.JetStream, opts Options) (*publisher, error) {
-	pub := &publisher{answers: make(chan answer, opts.Window),
+	pub := &publisher{answers: make(chan answer, 2*opts.Window),
 		send: []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}}
 	jo := []jetstream.JetStreamOpt{
 		jetstream.WithPublishAsyncTimeout(opts.AckTimeout),

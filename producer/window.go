@@ -44,9 +44,13 @@ type window struct {
 	// recording answers the checkpoint being written, nil when none is.
 	recording chan checkpointDone
 	// recordingUntil and recordingMayRepeat are what it records: the new
-	// limit, and b.MayRepeat when it was taken.
+	// limit, and b.MayRepeat when it was taken; recordingOp names it.
 	recordingUntil, recordingMayRepeat int
-	fenced                             error // another enqueue took the batch over
+	recordingOp                        string
+	// unconfirmed is the checkpoint that failed, which may have been
+	// written all the same: its answer may have been lost.
+	unconfirmed *unconfirmedCheckpoint
+	fenced      error // another enqueue took the batch over
 	// dedup is the work stream's deduplication window: a job resent after
 	// it may be stored twice.
 	dedup time.Duration
@@ -98,6 +102,7 @@ func (w *window) run(ctx context.Context) error {
 	if w.recording != nil {
 		w.checkpointed(<-w.recording)
 	}
+	w.takeAnswers() // those already there, when ctx ended
 	w.p.pubs.put(pub, len(w.inflight) > 0)
 	w.finish(ctx)
 	return w.fenced
@@ -126,9 +131,10 @@ func (w *window) checkpoint(ctx context.Context, pos int) {
 	addMayRepeat := mayRepeat - w.mayRepeatRecorded
 	owns, batch, written := w.seq.owns, w.b.ID, w.written
 	done := make(chan checkpointDone, 1)
-	w.recording, w.recordingUntil, w.recordingMayRepeat = done, until, mayRepeat
+	op := NewID()
+	w.recording, w.recordingUntil, w.recordingMayRepeat, w.recordingOp = done, until, mayRepeat, op
 	go func() {
-		written, err := w.p.updateManifestFrom(ctx, batch, "", written, func(m *Manifest) error {
+		written, err := w.p.updateManifestFrom(ctx, batch, "", written, op, func(m *Manifest) error {
 			if err := owns(m); err != nil {
 				return err
 			}
@@ -156,12 +162,29 @@ func (w *window) checkpointed(c checkpointDone) {
 		w.seq.until, w.mayRepeatRecorded = w.recordingUntil, w.recordingMayRepeat
 		return
 	}
+	w.unconfirmed = &unconfirmedCheckpoint{op: w.recordingOp, mayRepeat: w.recordingMayRepeat}
 	if w.stopped == nil {
 		w.stopped = c.err
 	}
 	if errors.Is(c.err, ErrTakenOver) {
 		w.fenced = c.err
 	}
+}
+
+// unconfirmedCheckpoint is a checkpoint whose write failed or went
+// unanswered: op names it, and mayRepeat is the b.MayRepeat it recorded.
+type unconfirmedCheckpoint struct {
+	op        string
+	mayRepeat int
+}
+
+// mayRepeatIn is the part of b.MayRepeat that m already counts, m being the
+// manifest as it stands when this enqueue records its end.
+func (w *window) mayRepeatIn(m *Manifest) int {
+	if u := w.unconfirmed; u != nil && slices.Contains(m.Ops, u.op) {
+		return u.mayRepeat // written after all
+	}
+	return w.mayRepeatRecorded
 }
 
 func (w *window) send(fl flight) {
@@ -178,6 +201,10 @@ func (w *window) send(fl flight) {
 	}
 	_, err := w.pub.js.PublishMsgAsync(fl.msg, w.pub.send...)
 	if err != nil {
+		// nats.go may still answer this message (a reconnect fails what it
+		// holds): the resend gets a message of its own, so that such an
+		// answer matches no publish.
+		fl.msg = nil
 		if transient(err) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			fl.due = time.Now().Add(retryDelay(fl.tries))
 			w.waiting = append(w.waiting, fl)
@@ -256,12 +283,19 @@ func (w *window) settle(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+	w.takeAnswers()
+	return true
+}
+
+// takeAnswers settles the publishes whose answers are there, without
+// waiting.
+func (w *window) takeAnswers() {
 	for {
 		select {
 		case a := <-w.pub.answers:
 			w.answered(a)
 		default:
-			return true
+			return
 		}
 	}
 }

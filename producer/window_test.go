@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,16 @@ func storedJobs(t *testing.T, js jetstream.JetStream, queue string) []storedJob 
 	return jobs
 }
 
+// ownPayloads are n jobs job-0, job-1, … whose payloads name them.
+func ownPayloads(n int) []producer.Item {
+	in := make([]producer.Item, n)
+	for i := range in {
+		id := fmt.Sprintf("job-%d", i)
+		in[i] = producer.Item{ID: id, Payload: []byte("payload of " + id)}
+	}
+	return in
+}
+
 // A window reuses the message of a stored job for the next one: every
 // stored message must still carry its own job's ID, payload and headers,
 // with a window far smaller than the batch so that messages go round many
@@ -57,12 +68,10 @@ func TestBatchMessagesCarryTheirOwnJob(t *testing.T) {
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Window: 16})
 	require.NoError(t, err)
 	const n = 3000
-	in := make([]producer.Item, n)
+	in := ownPayloads(n)
 	for i := range in {
-		id := fmt.Sprintf("job-%d", i)
-		in[i] = producer.Item{ID: id, Payload: []byte("payload of " + id)}
 		if i%7 == 0 {
-			in[i].Headers = nats.Header{"X-Item": []string{id}}
+			in[i].Headers = nats.Header{"X-Item": []string{in[i].ID}}
 		}
 	}
 	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("own"))
@@ -124,4 +133,55 @@ func TestBatchAfterACancelledOneIsExact(t *testing.T) {
 	for id, n := range ids {
 		assert.Equal(t, 1, n, "job %s stored %d times", id, n)
 	}
+}
+
+// Publishes that time out are sent again, and stored jobs' messages carry
+// later ones: with an acknowledgement timeout far below the broker's answer
+// time, every job must still be stored once, with its own payload, and the
+// manifest must count each once.
+func TestBatchUnderAckTimeoutsStoresEachJobOnce(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Window: 64, AckTimeout: 3 * time.Millisecond})
+	require.NoError(t, err)
+	const n = 4000
+	in := ownPayloads(n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatchID("hurried"))
+	require.NoError(t, err)
+	assert.Equal(t, n, b.Enqueued+b.Repeated, "every job stored, by this publish or an earlier one of its own")
+	t.Logf("%d enqueued, %d found stored by an earlier publish of theirs", b.Enqueued, b.Repeated)
+
+	copies := map[string]int{}
+	for _, j := range storedJobs(t, env.JS, "q") {
+		copies[j.id]++
+		assert.Equal(t, "payload of "+j.id, j.payload, "job %s", j.id)
+	}
+	assert.Len(t, copies, n)
+	for id, c := range copies {
+		assert.Equal(t, 1, c, "job %s stored %d times", id, c)
+	}
+	m, err := p.Manifest(ctx, "hurried")
+	require.NoError(t, err)
+	assert.Equal(t, n, m.Expected)
+	assert.True(t, m.Sealed)
+}
+
+// A producer keeps a few publishers for later batches, not one per batch
+// it ever ran: after many batches at once, the connection holds no more
+// than a few reply subscriptions.
+func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
+	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	base := env.Conn.NumSubscriptions()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := p.EnqueueBatch(context.Background(), "q", items(fmt.Sprintf("c%d", i), 500), producer.WithBatchID(fmt.Sprintf("c%d", i)))
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	extra := env.Conn.NumSubscriptions() - base
+	t.Logf("%d subscriptions beyond the %d before", extra, base)
+	assert.LessOrEqual(t, extra, 4+1, "at most the 4 idle publishers' reply subscriptions, and one other")
 }

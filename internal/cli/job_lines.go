@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"io"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/jetpool/jetpool/internal/lines"
@@ -63,4 +64,12 @@ func readJobLines(r io.Reader, idPrefix string) ([]producer.Item, error) {
 		items = append(items, c...)
 	}
 	return items, err
+}
+
+// readRarelyCollecting is readJobLines with garbage collection running only
+// once the heap has grown fivefold, for a process that keeps what it reads:
+// collecting sooner frees next to nothing.
+func readRarelyCollecting(r io.Reader, idPrefix string) ([]producer.Item, error) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	return readJobLines(r, idPrefix)
 }

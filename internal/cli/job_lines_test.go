@@ -36,6 +36,23 @@ func TestJobLineIDsAcrossChunks(t *testing.T) {
 	}
 }
 
+// A chunk that ends exactly at the input's end, and one more line after it.
+func TestJobLinesAtAChunkBoundary(t *testing.T) {
+	for _, n := range []int{jobLineChunk, jobLineChunk + 1} {
+		var in strings.Builder
+		for i := 1; i <= n; i++ {
+			in.WriteString("p" + strconv.Itoa(i) + "\n")
+		}
+		items, err := readJobLines(strings.NewReader(in.String()), "B-")
+		require.NoError(t, err)
+		require.Len(t, items, n)
+		for _, i := range []int{0, jobLineChunk - 1, n - 1} {
+			assert.Equal(t, "B-"+strconv.Itoa(i+1), items[i].ID, "%d lines, item %d", n, i)
+			assert.Equal(t, "p"+strconv.Itoa(i+1), string(items[i].Payload), "%d lines, item %d", n, i)
+		}
+	}
+}
+
 // An empty input gives no items, and a read error keeps the items read.
 func TestJobLinesEmptyAndFailing(t *testing.T) {
 	items, err := readJobLines(strings.NewReader(""), "B-")
