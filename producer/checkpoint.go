@@ -24,11 +24,10 @@ func (w *window) checkpoint(ctx context.Context, pos int) {
 	mayRepeat := w.b.MayRepeat
 	addMayRepeat := mayRepeat - w.mayRepeatRecorded
 	owns, batch, written := w.seq.owns, w.b.ID, w.written
-	done := make(chan checkpointDone, 1)
-	op := NewID()
-	w.recording, w.recordingUntil, w.recordingMayRepeat, w.recordingOp = done, until, mayRepeat, op
+	cw := &checkpointWrite{done: make(chan checkpointDone, 1), op: NewID(), until: until, mayRepeat: mayRepeat}
+	w.recording = cw
 	go func() {
-		written, err := w.p.updateManifestFrom(ctx, batch, "", written, op, func(m *Manifest) error {
+		written, err := w.p.updateManifestFrom(ctx, batch, "", written, cw.op, func(m *Manifest) error {
 			if err := owns(m); err != nil {
 				return err
 			}
@@ -36,8 +35,24 @@ func (w *window) checkpoint(ctx context.Context, pos int) {
 			m.MayRepeat += addMayRepeat
 			return nil
 		})
-		done <- checkpointDone{written, err}
+		cw.done <- checkpointDone{written, err}
 	}()
+}
+
+// checkpointWrite is a checkpoint being written, or one whose write failed.
+type checkpointWrite struct {
+	done      chan checkpointDone // its outcome, once written
+	op        string              // names it in the manifest's Ops
+	until     int                 // the new limit it records
+	mayRepeat int                 // b.MayRepeat when it was taken
+}
+
+// answer is where c's outcome comes, nil (never ready) when c is nil.
+func (c *checkpointWrite) answer() <-chan checkpointDone {
+	if c == nil {
+		return nil
+	}
+	return c.done
 }
 
 // checkpointDone is the outcome of a checkpoint.
@@ -50,26 +65,20 @@ type checkpointDone struct {
 // success, the enqueue may publish up to its new limit; otherwise it
 // publishes nothing new.
 func (w *window) checkpointed(c checkpointDone) {
+	cw := w.recording
 	w.recording = nil
 	if c.err == nil {
 		w.written = c.written
-		w.seq.until, w.mayRepeatRecorded = w.recordingUntil, w.recordingMayRepeat
+		w.seq.until, w.mayRepeatRecorded = cw.until, cw.mayRepeat
 		return
 	}
-	w.unconfirmed = &unconfirmedCheckpoint{op: w.recordingOp, mayRepeat: w.recordingMayRepeat}
+	w.unconfirmed = cw
 	if w.stopped == nil {
 		w.stopped = c.err
 	}
 	if errors.Is(c.err, ErrTakenOver) {
 		w.fenced = c.err
 	}
-}
-
-// unconfirmedCheckpoint is a checkpoint whose write failed or went
-// unanswered: op names it, and mayRepeat is the b.MayRepeat it recorded.
-type unconfirmedCheckpoint struct {
-	op        string
-	mayRepeat int
 }
 
 // mayRepeatIn is the part of b.MayRepeat that m already counts, m being the

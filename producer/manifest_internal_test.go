@@ -74,7 +74,7 @@ func TestUpdateSentAgainIsAppliedOnce(t *testing.T) {
 // A checkpoint whose answer never came may have been written: the end of
 // the enqueue counts its may_repeat once, whichever way it went.
 func TestMayRepeatOfAnUnconfirmedCheckpointIsCountedOnce(t *testing.T) {
-	w := &window{mayRepeatRecorded: 3, unconfirmed: &unconfirmedCheckpoint{op: "cp", mayRepeat: 7}}
+	w := &window{mayRepeatRecorded: 3, unconfirmed: &checkpointWrite{op: "cp", mayRepeat: 7}}
 	assert.Equal(t, 7, w.mayRepeatIn(&Manifest{Ops: []string{"x", "cp"}}), "written after all")
 	assert.Equal(t, 3, w.mayRepeatIn(&Manifest{Ops: []string{"x"}}), "never written")
 	w.unconfirmed = nil

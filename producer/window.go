@@ -41,15 +41,11 @@ type window struct {
 	mayRepeatRecorded int
 	// written is the manifest as this enqueue last wrote it.
 	written *writtenManifest
-	// recording answers the checkpoint being written, nil when none is.
-	recording chan checkpointDone
-	// recordingUntil and recordingMayRepeat are what it records: the new
-	// limit, and b.MayRepeat when it was taken; recordingOp names it.
-	recordingUntil, recordingMayRepeat int
-	recordingOp                        string
+	// recording is the checkpoint being written, nil when none is.
+	recording *checkpointWrite
 	// unconfirmed is the checkpoint that failed, which may have been
 	// written all the same: its answer may have been lost.
-	unconfirmed *unconfirmedCheckpoint
+	unconfirmed *checkpointWrite
 	fenced      error // another enqueue took the batch over
 	// dedup is the work stream's deduplication window: a job resent after
 	// it may be stored twice.
@@ -100,7 +96,7 @@ func (w *window) run(ctx context.Context) error {
 		}
 	}
 	if w.recording != nil {
-		w.checkpointed(<-w.recording)
+		w.checkpointed(<-w.recording.done)
 	}
 	w.takeAnswers() // those already there, when ctx ended
 	w.p.pubs.put(pub, len(w.inflight) > 0)
@@ -207,7 +203,7 @@ func (w *window) settle(ctx context.Context) bool {
 	select {
 	case a := <-w.pub.answers:
 		w.answered(a)
-	case c := <-w.recording:
+	case c := <-w.recording.answer():
 		w.checkpointed(c)
 	case <-timer:
 		return true
