@@ -59,6 +59,7 @@ func Example() {
 
 	// Producer: enqueue a batch and wait for it (the join).
 	p, _ := producer.New(js, producer.Options{Logger: quiet})
+	defer p.Close()
 	batch, err := p.EnqueueBatch(ctx, "greet", []producer.Item{
 		{ID: "ann", Payload: []byte("hello ann")},
 		{ID: "bob", Payload: []byte("hello bob")},

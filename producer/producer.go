@@ -83,6 +83,13 @@ func New(js jetstream.JetStream, opts Options) (*Producer, error) {
 	return &Producer{js: js, opts: opts, log: opts.Logger}, nil
 }
 
+// Close releases what the producer keeps between calls: the publishers of
+// finished batch enqueues, each a subscription and a goroutine on the
+// connection, which stays open. Calls running finish normally. The producer
+// still works after Close, keeping nothing: close a producer made for a
+// short task, and share one long-lived producer otherwise.
+func (p *Producer) Close() { p.pubs.close() }
+
 // Names returns the names the producer publishes under.
 func (p *Producer) Names() jetpool.Names { return p.opts.Names }
 

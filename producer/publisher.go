@@ -72,8 +72,9 @@ func newPublisher(js jetstream.JetStream, opts Options) (*publisher, error) {
 // publishers lends each batch enqueue a publisher of its own and keeps a
 // few idle ones, each with its reply subscription, for the next.
 type publishers struct {
-	mu   sync.Mutex
-	idle []*publisher
+	mu     sync.Mutex
+	idle   []*publisher
+	closed bool // keep none: the producer was closed
 }
 
 // get lends out an idle publisher, or a new one.
@@ -89,13 +90,24 @@ func (ps *publishers) get(js jetstream.JetStream, opts Options) (*publisher, err
 	return newPublisher(js, opts)
 }
 
+// close closes the idle publishers, and every one put back from now on.
+func (ps *publishers) close() {
+	ps.mu.Lock()
+	idle := ps.idle
+	ps.idle, ps.closed = nil, true
+	ps.mu.Unlock()
+	for _, pub := range idle {
+		pub.js.CleanupPublisher()
+	}
+}
+
 // put takes back a publisher. One with publishes still unanswered, or one
 // more than the producer keeps, is closed: its unanswered publishes end with
 // an error on answers, which nobody reads any more.
 func (ps *publishers) put(pub *publisher, unanswered bool) {
 	if !unanswered && len(pub.answers) == 0 {
 		ps.mu.Lock()
-		if len(ps.idle) < idlePublishers {
+		if !ps.closed && len(ps.idle) < idlePublishers {
 			ps.idle = append(ps.idle, pub)
 			ps.mu.Unlock()
 			return

@@ -185,3 +185,21 @@ func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
 	t.Logf("%d subscriptions beyond the %d before", extra, base)
 	assert.LessOrEqual(t, extra, 4+1, "at most the 4 idle publishers' reply subscriptions, and one other")
 }
+
+func TestCloseReleasesThePublishersAndKeepsWorking(t *testing.T) {
+	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	ctx := context.Background()
+	_, err := p.EnqueueBatch(ctx, "q", items("a", 100), producer.WithBatchID("a"))
+	require.NoError(t, err)
+	kept := env.Conn.NumSubscriptions()
+	p.Close()
+	closed := env.Conn.NumSubscriptions()
+	assert.Equal(t, kept-1, closed, "the idle publisher's reply subscription is gone")
+
+	_, err = p.EnqueueBatch(ctx, "q", items("b", 100), producer.WithBatchID("b"))
+	require.NoError(t, err, "a closed producer still enqueues")
+	assert.Equal(t, closed, env.Conn.NumSubscriptions(), "and keeps no publisher")
+	s, err := env.JS.Stream(ctx, jetpool.DefaultNames().WorkStream())
+	require.NoError(t, err)
+	assert.EqualValues(t, 200, s.CachedInfo().State.Msgs, "every job of both batches stored")
+}

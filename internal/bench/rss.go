@@ -31,6 +31,7 @@ func (b *bench) workerRSS(ctx context.Context, steps int) (*RSS, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer p.Close()
 	batch, err := p.EnqueueBatch(ctx, queue, b.items(payload, n))
 	if err != nil {
 		return nil, fmt.Errorf("bench: worker memory: enqueue: %w", err)

@@ -193,6 +193,7 @@ func (b *bench) jetpoolPublish(ctx context.Context, t *topology) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	items := b.items(b.payload, b.o.Jobs)
 	batch, err := p.EnqueueBatch(ctx, queue, items)
 	if err != nil {
@@ -211,6 +212,7 @@ func (b *bench) jetpoolEndToEnd(ctx context.Context, t *topology) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	batch, err := p.EnqueueBatch(ctx, queue, b.items(b.payload, b.o.Jobs))
 	if err != nil {
 		return err

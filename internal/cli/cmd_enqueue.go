@@ -56,6 +56,7 @@ counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
 			if err != nil {
 				return err
 			}
+			defer p.Close()
 			if len(args) == 2 && args[1] == "-" {
 				return a.enqueueLines(cmd, p, queue, batch, asJSON)
 			}
