@@ -15,7 +15,7 @@ import (
 // Defaults for [Options].
 const (
 	DefaultTimeout = 5 * time.Second
-	DefaultWindow  = 1024
+	DefaultWindow  = 2048
 )
 
 // Options configure a [Producer]. The zero value gives the defaults.
@@ -25,7 +25,9 @@ type Options struct {
 	// Timeout bounds a call whose context has no deadline (5s).
 	Timeout time.Duration
 	// Window is how many batch publishes may await their acknowledgement at
-	// once (1024).
+	// once (2048). A producer crash leaves at most Window + 1024 jobs whose
+	// fate a re-run cannot know (docs/batches.md); a smaller window lowers
+	// that bound at some cost in publish throughput.
 	Window int
 	// AckTimeout is how long one publish waits for JetStream's
 	// acknowledgement before it is sent again with the same ID (2s).
