@@ -33,7 +33,7 @@ a broker restart, the deduplication window), publishes only the lines the
 batch does not hold yet; more lines at the end are added. The one case that
 cannot be exact is a line published but never acknowledged when an earlier
 run died, and no longer remembered by JetStream's deduplication: the re-run
-counts those as "may run twice" (at most 2,048 per crash; docs/batches.md).`,
+counts those as "may run twice" (at most 3,072 per crash; docs/batches.md).`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			queue := args[0]
