@@ -186,6 +186,8 @@ func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
 	assert.LessOrEqual(t, extra, 4+1, "at most the 4 idle publishers' reply subscriptions, and one other")
 }
 
+// Close lets go of the idle publisher a batch left behind; a closed
+// producer still enqueues, and keeps no publisher afterwards.
 func TestCloseReleasesThePublishersAndKeepsWorking(t *testing.T) {
 	env, p := setup(t, broker.ProvisionOptions{}, "q")
 	ctx := context.Background()
