@@ -2,6 +2,7 @@ package producer
 
 import (
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,13 +12,21 @@ import (
 // enqueues once no enqueue uses them.
 const idlePublishers = 4
 
+// publisherSettle is how long a publisher lives at least before it is
+// released. Its first asynchronous publish starts a nats.go goroutine that
+// must have run once before CleanupPublisher, or it waits forever on a nil
+// channel (nats.go v1.55, resetPendingAcksOnReconnect); nothing tells when
+// it has run, so a publisher released young waits out the rest of this.
+const publisherSettle = 250 * time.Millisecond
+
 // publisher is a JetStream context that one batch enqueue at a time
 // publishes through. Every publish it sends gets exactly one answer on
 // answers: the acknowledgement, or the error (a refusal, no answer within
 // AckTimeout, a lost connection), so a window waits on one channel rather
 // than on two per publish.
 type publisher struct {
-	js jetstream.JetStream
+	js   jetstream.JetStream
+	born time.Time // just before its first publish
 	// answers has room for twice Window answers. A window keeps at most
 	// Window publishes unanswered, each answered once; a publish that
 	// fails as it is sent during a reconnect can be answered as well,
@@ -41,7 +50,7 @@ type answer struct {
 // publishes give up waiting for an acknowledgement after AckTimeout, so
 // that a lost acknowledgement frees its place and can be sent again.
 func newPublisher(js jetstream.JetStream, opts Options) (*publisher, error) {
-	pub := &publisher{answers: make(chan answer, 2*opts.Window),
+	pub := &publisher{born: time.Now(), answers: make(chan answer, 2*opts.Window),
 		send: []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}}
 	jo := []jetstream.JetStreamOpt{
 		jetstream.WithPublishAsyncTimeout(opts.AckTimeout),
@@ -97,7 +106,7 @@ func (ps *publishers) close() {
 	ps.idle, ps.closed = nil, true
 	ps.mu.Unlock()
 	for _, pub := range idle {
-		pub.js.CleanupPublisher()
+		pub.release()
 	}
 }
 
@@ -113,6 +122,15 @@ func (ps *publishers) put(pub *publisher, unanswered bool) {
 			return
 		}
 		ps.mu.Unlock()
+	}
+	pub.release()
+}
+
+// release ends pub's reply subscription and its nats.go goroutine, once
+// pub is old enough for that goroutine to have run (publisherSettle).
+func (pub *publisher) release() {
+	if d := publisherSettle - time.Since(pub.born); d > 0 {
+		time.Sleep(d)
 	}
 	pub.js.CleanupPublisher()
 }
