@@ -77,10 +77,12 @@ func (a *app) connectWaiting(ctx context.Context) (*session, error) {
 
 // notUpYet reports whether a failed connect is one that a server still
 // starting (or not started) gives: nothing listens, or it closes the
-// connection before its INFO. Refused credentials or TLS are not.
+// connection before its INFO or while the client writes its CONNECT (a
+// broken pipe). Refused credentials or TLS are not.
 func notUpYet(err error) bool {
 	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) {
