@@ -56,7 +56,9 @@ counts those as "may run twice" (at most 3,072 per crash; docs/batches.md).`,
 			if err != nil {
 				return err
 			}
-			defer p.Close()
+			// No p.Close: closing the connection, as the command ends,
+			// releases the producer's publishers without Close's wait
+			// for a publisher younger than a quarter of a second.
 			if len(args) == 2 && args[1] == "-" {
 				return a.enqueueLines(cmd, p, queue, batch, asJSON)
 			}
