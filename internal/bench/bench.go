@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -74,6 +75,9 @@ type Options struct {
 	// Repeat runs each raw and jetpool pair this many times and reports
 	// medians (1).
 	Repeat int
+	// LatencyRate is the rate, in jobs per second, of the latency figure;
+	// 0 paces it at half of jetpool's end to end rate.
+	LatencyRate float64
 	// URL is the NATS server to measure; empty runs an embedded broker with
 	// file storage in a temporary directory.
 	URL string
@@ -124,6 +128,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("concurrency %d must be at least 1", o.Concurrency)
 	case o.Repeat < 1:
 		return fmt.Errorf("repeat %d must be at least 1", o.Repeat)
+	case o.LatencyRate < 0 || math.IsNaN(o.LatencyRate) || math.IsInf(o.LatencyRate, 0):
+		return fmt.Errorf("latency rate %v jobs/s must be a positive number, or 0 for half of jetpool's end to end rate", o.LatencyRate)
 	}
 	return nil
 }
@@ -171,6 +177,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Payload:     o.Payload,
 		Concurrency: o.Concurrency,
 		Repeat:      o.Repeat,
+		LatencyRate: o.LatencyRate,
 		Broker:      "external",
 	}
 	if b.url == "" {
@@ -247,7 +254,7 @@ func (b *bench) connect() error {
 // alternating and taking turns to go first; then latency, both at half of
 // jetpool's end to end rate; then the worker's memory.
 func (b *bench) measure(ctx context.Context, res *Result) error {
-	steps := 8 * b.o.Repeat
+	steps := 9 * b.o.Repeat
 	if b.o.Worker != nil {
 		steps += 1 + 4*b.o.Repeat
 	}
@@ -284,10 +291,13 @@ func (b *bench) measure(ctx context.Context, res *Result) error {
 		inProcess := b.pairOf(FigureEndToEnd, FigureCommands)
 		res.CommandsInProcess = &inProcess
 	}
-	// One load for both, so the ratio is what jetpool adds at that load.
-	rate := res.EndToEnd.Jetpool / 2
+	// One load for all, so the ratios are what jetpool adds at that load.
+	rate := b.o.LatencyRate
+	if rate == 0 {
+		rate = res.EndToEnd.Jetpool / 2
+	}
 	for rep := 1; rep <= b.o.Repeat; rep++ {
-		for _, kind := range kinds(rep) {
+		for _, kind := range append(kinds(rep), RawSubjectPerJob) {
 			if err := b.latency(ctx, kind, rep, steps, rate); err != nil {
 				return err
 			}

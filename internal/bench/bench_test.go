@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -70,6 +71,10 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 		"latency raw p50": res.Latency.Raw.P50, "latency raw p99": res.Latency.Raw.P99, "latency raw p99.9": res.Latency.Raw.P999,
 		"latency jetpool p50": res.Latency.Jetpool.P50, "latency jetpool p99": res.Latency.Jetpool.P99, "latency jetpool p99.9": res.Latency.Jetpool.P999,
 		"latency p50 ratio": res.Latency.P50Ratio, "latency p99 ratio": res.Latency.P99Ratio, "latency p99.9 ratio": res.Latency.P999Ratio,
+		"latency raw subject per job rate": res.Latency.SubjectPerJob.Achieved, "latency raw subject per job p50": res.Latency.SubjectPerJob.P50,
+		"latency raw subject per job p99": res.Latency.SubjectPerJob.P99, "latency raw subject per job p99.9": res.Latency.SubjectPerJob.P999,
+		"latency p50 ratio to subject per job": res.Latency.SubjectPerJobP50Ratio, "latency p99 ratio to subject per job": res.Latency.SubjectPerJobP99Ratio,
+		"latency p99.9 ratio to subject per job": res.Latency.SubjectPerJobP999Ratio,
 	} {
 		require.Greater(t, v, 0.0, name)
 	}
@@ -98,8 +103,8 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 	require.NotNil(t, res.WorkerRSS)
 	require.Greater(t, res.WorkerRSS.PeakBytes, int64(1<<20), "a Go process holds more than 1 MiB")
 	require.Equal(t, 2000, res.WorkerRSS.Jobs)
-	require.Len(t, res.Runs, 12, "one run of each figure, raw and jetpool")
-	require.Len(t, finished, 13, "every step reports its end: %v", finished)
+	require.Len(t, res.Runs, 13, "one run of each figure, raw and jetpool, and the raw latency with a subject per job")
+	require.Len(t, finished, 14, "every step reports its end: %v", finished)
 
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
@@ -109,10 +114,11 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 		require.Contains(t, back, key)
 	}
 	require.Equal(t, 2000.0, back["jobs"])
+	require.Contains(t, back["latency"], "raw_subject_per_job")
 
 	var table bytes.Buffer
 	require.NoError(t, bench.WriteTable(&table, res))
-	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "beside raw end to end in process", "enqueue - (a process", "latency p99.9", "worker peak RSS"} {
+	for _, row := range []string{"publish, jobs/s", "consume and ack", "end to end", "commands end to end", "beside raw end to end in process", "enqueue - (a process", "latency p99.9", "half of jetpool end to end", "raw with a subject per job: p99", "worker peak RSS"} {
 		require.Contains(t, table.String(), row)
 	}
 	t.Log("\n" + table.String())
@@ -121,11 +127,20 @@ func TestBenchMeasuresEveryFigure(t *testing.T) {
 func TestBenchRepeatReportsMedians(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := bench.Run(ctx, bench.Options{Jobs: 300, Concurrency: 4, Repeat: 3, Logger: natstest.Logger(t, slog.LevelWarn)})
+	res, err := bench.Run(ctx, bench.Options{Jobs: 300, Concurrency: 4, Repeat: 3, LatencyRate: 1500, Logger: natstest.Logger(t, slog.LevelWarn)})
 	require.NoError(t, err)
 	require.Nil(t, res.WorkerRSS, "no worker command, no memory figure")
 	require.Nil(t, res.Commands, "no worker command, no command pipeline figure")
-	require.Len(t, res.Runs, 3*8)
+	require.Len(t, res.Runs, 3*9)
+	var latencies int
+	for _, r := range res.Runs {
+		if r.Figure == bench.FigureLatency {
+			latencies++
+			require.Equal(t, 1500.0, r.Latency.Rate, "%s run %d paced at the rate given", r.Kind, r.Rep)
+		}
+	}
+	require.Equal(t, 3*3, latencies, "raw, jetpool and raw with a subject per job, three times")
+	require.Equal(t, 1500.0, res.LatencyRate)
 	var pubs []float64
 	for _, r := range res.Runs {
 		if r.Figure == bench.FigurePublish && r.Kind == bench.Jetpool {
@@ -140,12 +155,15 @@ func TestBenchRepeatReportsMedians(t *testing.T) {
 	require.NoError(t, bench.WriteTable(&table, res))
 	require.Contains(t, table.String(), "medians of 3 runs")
 	require.Contains(t, table.String(), "median of each alternating pair's ratio")
+	require.Contains(t, table.String(), "rate kept (--latency-rate)")
 }
 
 func TestBenchRefusesBadOptions(t *testing.T) {
-	for _, o := range []bench.Options{{Jobs: -1}, {Concurrency: -2}, {Repeat: -1}, {Payload: 2 << 20}} {
+	for _, o := range []bench.Options{{Jobs: -1}, {Concurrency: -2}, {Repeat: -1}, {Payload: 2 << 20}, {LatencyRate: -100}, {LatencyRate: math.NaN()}} {
 		_, err := bench.Run(context.Background(), o)
 		require.Error(t, err)
 		require.False(t, strings.Contains(err.Error(), "connect"), err)
 	}
+	_, err := bench.Run(context.Background(), bench.Options{LatencyRate: -100})
+	require.ErrorContains(t, err, "latency rate -100 jobs/s")
 }

@@ -19,7 +19,8 @@ import (
 // latency sends jobs at a fixed rate, one publish at a time from
 // LatencySenders goroutines, each stamped with its publish time in
 // HeaderSent, and measures the delay until a consumer starts on it: a raw
-// pull subscription receiving it, or a jetpool handler being called.
+// pull subscription receiving it (Raw, RawSubjectPerJob), or a jetpool
+// handler being called.
 func (b *bench) latency(ctx context.Context, kind string, rep, steps int, rate float64) error {
 	if rate <= 0 {
 		return fmt.Errorf("bench: %s latency: no end to end rate to pace at", kind)
@@ -72,12 +73,16 @@ func (b *bench) latency(ctx context.Context, kind string, rep, steps int, rate f
 }
 
 // sender returns the function that publishes the i-th paced job: raw, a
-// synchronous JetStream publish; jetpool, producer.Enqueue.
+// synchronous JetStream publish, to one subject or (RawSubjectPerJob) to
+// the job's own; jetpool, producer.Enqueue.
 func (b *bench) sender(kind string, t *topology) (func(ctx context.Context, i int) error, error) {
-	if kind == Raw {
-		subject := t.names.JobSubject(queue, "raw")
+	if kind != Jetpool {
+		subject := func(int) string { return t.names.JobSubject(queue, "raw") }
+		if kind == RawSubjectPerJob {
+			subject = func(i int) string { return t.names.JobSubject(queue, b.ids[i]) }
+		}
 		return func(ctx context.Context, i int) error {
-			m := nats.NewMsg(subject)
+			m := nats.NewMsg(subject(i))
 			m.Header.Set(jetpool.HeaderMsgID, b.ids[i])
 			m.Header.Set(HeaderSent, strconv.FormatInt(time.Now().UnixNano(), 10))
 			m.Data = b.payload

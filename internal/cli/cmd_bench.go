@@ -35,7 +35,9 @@ the same jobs, payload and concurrency, raw and jetpool runs alternating:
                     jetpool until the batch's Wait returns
   latency           publish to the start of handling, p50/p99/p99.9: jobs
                     published one at a time (256 senders) at half of jetpool's
-                    end to end rate, raw and jetpool alike
+                    end to end rate (or --latency-rate), raw and jetpool
+                    alike; a second raw baseline publishes each job to a
+                    subject of its own, as producer.Enqueue does
   enqueue -         a "jetpool enqueue -" process into an empty queue, against
                     the raw async publisher run as a process on the same lines
   commands          "jetpool enqueue -" then "jetpool batch wait" with a
@@ -107,6 +109,7 @@ stderr; --json prints every figure as one JSON object on stdout.`,
 	f.IntVar(&o.Payload, "payload", bench.DefaultPayload, "payload size in bytes")
 	f.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "worker pool concurrency")
 	f.IntVar(&o.Repeat, "repeat", 1, "run each raw and jetpool pair this many times and report medians")
+	f.Float64Var(&o.LatencyRate, "latency-rate", 0, "jobs/s of the latency figure (default: half of jetpool's end to end rate)")
 	f.BoolVar(&asJSON, "json", false, "print every figure as one JSON object")
 	cmd.AddCommand(a.benchRawCommands()...)
 	return cmd

@@ -35,7 +35,7 @@ func TestBenchCommandPrintsJSON(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := Main(ctx, []string{"bench", "--jobs", "1000", "--concurrency", "8", "--json"}, strings.NewReader(""), &stdout, &stderr)
+	code := Main(ctx, []string{"bench", "--jobs", "1000", "--concurrency", "8", "--latency-rate", "800", "--json"}, strings.NewReader(""), &stdout, &stderr)
 	require.Equal(t, ExitOK, code, "stderr: %s", &stderr)
 
 	var res struct {
@@ -46,8 +46,11 @@ func TestBenchCommandPrintsJSON(t *testing.T) {
 		Commands          map[string]float64 `json:"commands_end_to_end"`
 		CommandsInProcess map[string]float64 `json:"commands_vs_in_process_raw"`
 		EnqueueCommand    map[string]float64 `json:"enqueue_command"`
-		Latency           struct{ Raw, Jetpool map[string]float64 }
-		WorkerRSS         map[string]float64 `json:"worker_rss"`
+		Latency           struct {
+			Raw, Jetpool  map[string]float64
+			SubjectPerJob map[string]float64 `json:"raw_subject_per_job"`
+		}
+		WorkerRSS map[string]float64 `json:"worker_rss"`
 	}
 	dec := json.NewDecoder(&stdout)
 	require.NoError(t, dec.Decode(&res), "stdout is one JSON object")
@@ -61,15 +64,20 @@ func TestBenchCommandPrintsJSON(t *testing.T) {
 	for _, k := range []string{"p50_ms", "p99_ms", "p999_ms"} {
 		require.Greater(t, res.Latency.Raw[k], 0.0, "raw %s", k)
 		require.Greater(t, res.Latency.Jetpool[k], 0.0, "jetpool %s", k)
+		require.Greater(t, res.Latency.SubjectPerJob[k], 0.0, "raw with a subject per job %s", k)
+	}
+	for name, l := range map[string]map[string]float64{"raw": res.Latency.Raw, "jetpool": res.Latency.Jetpool, "raw with a subject per job": res.Latency.SubjectPerJob} {
+		require.Equal(t, 800.0, l["rate_per_sec"], "%s paced at --latency-rate", name)
 	}
 	require.Greater(t, res.WorkerRSS["peak_rss_bytes"], 0.0)
 	// Not a terminal: a line per step instead of a bar.
-	require.Contains(t, stderr.String(), "[1/13] raw publish: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[7/13] raw publish process: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[8/13] jetpool enqueue -: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[9/13] raw commands end to end: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[10/13] jetpool commands end to end: 1000 jobs in")
-	require.Contains(t, stderr.String(), "[13/13] worker memory")
+	require.Contains(t, stderr.String(), "[1/14] raw publish: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[7/14] raw publish process: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[8/14] jetpool enqueue -: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[9/14] raw commands end to end: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[10/14] jetpool commands end to end: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[13/14] raw-subject-per-job latency at 800 jobs/s: 1000 jobs in")
+	require.Contains(t, stderr.String(), "[14/14] worker memory")
 }
 
 func TestBenchCommandRefusesBadFlags(t *testing.T) {
