@@ -2,13 +2,16 @@ package producer_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -116,4 +119,61 @@ func BenchmarkEnqueueBatchLarge(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*benchBig)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// enqueueSenders is how many goroutines BenchmarkEnqueue publishes from,
+// each waiting for one acknowledgement at a time.
+const enqueueSenders = 64
+
+// BenchmarkEnqueue measures single jobs, each published and acknowledged
+// before its goroutine sends the next, from enqueueSenders goroutines: one
+// op is one job. Its baselines are raw synchronous publishes of the same
+// jobs, to one subject and to a subject per job, which is how Enqueue
+// publishes a job without a batch (a batch of its own).
+func BenchmarkEnqueue(b *testing.B) {
+	names := jetpool.DefaultNames()
+	payload := make([]byte, 128)
+	cases := []struct {
+		name string
+		send func(ctx context.Context, env *natstest.Env, p *producer.Producer, id string) error
+	}{
+		{"raw", func(ctx context.Context, env *natstest.Env, _ *producer.Producer, id string) error {
+			return rawPublish(ctx, env.JS, names.JobSubject("bench", "raw"), id, payload)
+		}},
+		{"raw-subject-per-job", func(ctx context.Context, env *natstest.Env, _ *producer.Producer, id string) error {
+			return rawPublish(ctx, env.JS, names.JobSubject("bench", id), id, payload)
+		}},
+		{"jetpool", func(ctx context.Context, _ *natstest.Env, p *producer.Producer, id string) error {
+			_, err := p.Enqueue(ctx, "bench", payload, producer.WithID(id))
+			return err
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			env, p := setup(b, broker.ProvisionOptions{}, "bench")
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetParallelism(max(1, enqueueSenders/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := c.send(ctx, env, p, "j"+strconv.FormatInt(next.Add(1), 10)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+		})
+	}
+}
+
+// rawPublish publishes one job and waits for its acknowledgement, as a
+// bare JetStream client does.
+func rawPublish(ctx context.Context, js jetstream.JetStream, subject, id string, payload []byte) error {
+	msg := nats.NewMsg(subject)
+	msg.Data = payload
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	_, err := js.PublishMsg(ctx, msg)
+	return err
 }
