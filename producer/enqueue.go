@@ -77,9 +77,16 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 	if msg.Header.Get("traceparent") == "" {
 		tracing.Inject(ctx, msg.Header)
 	}
-	ctx, cancel := p.withTimeout(ctx)
-	defer cancel()
+	// The caller's deadline bounds the attempts, or without one the
+	// producer's Timeout; only the batch's manifest needs it as a context.
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(p.opts.Timeout)
+	}
 	if o.batch != "" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
 		// Create the manifest first, so the batch exists before its job.
 		if _, err := p.updateManifest(ctx, o.batch, queue, func(*Manifest) error { return nil }); err != nil {
 			return "", err
@@ -87,7 +94,7 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 	}
 	var ack *jetstream.PubAck
 	unanswered := false // an attempt went out and got no answer
-	err = retry(ctx, p.opts.AckTimeout, func(actx context.Context) (err error) {
+	err = retryUntil(ctx, deadline, p.opts.AckTimeout, func(actx context.Context) (err error) {
 		ack, err = p.js.PublishMsg(actx, msg)
 		if err != nil && transient(err) {
 			unanswered = true

@@ -52,6 +52,24 @@ func TestEnqueueWithServerDownErrsWithinDeadline(t *testing.T) {
 	env.Restart(t) // for the cleanup's shutdown
 }
 
+func TestEnqueueWithoutDeadlineStopsAtTheProducersTimeout(t *testing.T) {
+	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Timeout: 600 * time.Millisecond, AckTimeout: 100 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, env.Server.Shutdown(ctx))
+	start := time.Now()
+	_, err = p.Enqueue(context.Background(), "q", []byte("x"), producer.WithID("lost"))
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, producer.ErrNotEnqueued)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "ended by the producer's Timeout")
+	assert.GreaterOrEqual(t, elapsed, 500*time.Millisecond, "attempts go on until the Timeout, not just one AckTimeout")
+	assert.Less(t, elapsed, 5*time.Second)
+	env.Restart(t) // for the cleanup's shutdown
+}
+
 func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
 	env, p := setup(t, broker.ProvisionOptions{}, "q")
 	id, err := p.Enqueue(context.Background(), "q", []byte("a"), producer.WithID("once"))

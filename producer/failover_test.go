@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,4 +223,46 @@ func TestManagerKeepsCyclesAcrossLeaderChange(t *testing.T) {
 	}
 	assert.LessOrEqual(t, failed, 1, "at most the cycle cut by the election fails, and only if the election outlasts its interval")
 	t.Logf("%d cycles, %d reported failed, leader %s stopped after the first", len(reports), failed, leader.Name)
+}
+
+func TestEnqueueSurvivesStreamLeaderLoss(t *testing.T) {
+	c, p := clusterSetup(t, "q")
+	work := jetpool.DefaultNames().WorkStream()
+	const senders, per = 16, 1000
+	var sent atomic.Int64
+	errs := make(chan error, senders)
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				// No deadline of the caller's: the producer's Timeout
+				// bounds each call and its attempts.
+				if _, err := p.Enqueue(context.Background(), "q", []byte("x"), producer.WithID(fmt.Sprintf("s%d-%d", g, i))); err != nil {
+					errs <- fmt.Errorf("job s%d-%d: %w", g, i, err)
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	natstest.Eventually(t, time.Minute, func() bool { return sent.Load() >= senders*per/10 }, "a tenth of the jobs enqueued")
+	leader := c.StreamLeader(t, work)
+	killed := time.Now()
+	c.Stop(t, leader)
+	atStop := sent.Load()
+	election := electedAfter(t, c, work, leader, killed)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "every Enqueue rides out the leader change")
+	}
+	require.Less(t, atStop, int64(senders*per), "the leader stopped while jobs were being enqueued")
+	t.Logf("leader %s stopped after %d of %d enqueues; new leader after %s; the rest done %s after the stop",
+		leader.Name, atStop, senders*per, election.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+
+	seen := clusterWorkers(t, c, "q", nil)
+	natstest.Eventually(t, 2*time.Minute, func() bool { return seen.len() == senders*per }, "every job processed: %d of %d", seen.len(), senders*per)
+	assert.Zero(t, seen.duplicates(), "no job stored twice: a resent publish is deduplicated")
 }

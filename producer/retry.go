@@ -35,8 +35,21 @@ func retryDelay(n int) time.Duration {
 // reported as ctx's end: once ctx is done its error is returned, wrapping
 // the last failure.
 func retry(ctx context.Context, per time.Duration, f func(context.Context) error) error {
+	deadline, _ := ctx.Deadline()
+	return retryUntil(ctx, deadline, per, f)
+}
+
+// retryUntil is retry with the attempts also ending at deadline (none when
+// zero), which spares deriving a context for it: past deadline it returns
+// context.DeadlineExceeded, wrapping the last failure. A single Enqueue,
+// on the hot path, bounds its attempts this way.
+func retryUntil(ctx context.Context, deadline time.Time, per time.Duration, f func(context.Context) error) error {
 	for n := 0; ; n++ {
-		actx, cancel := context.WithTimeout(ctx, per)
+		end := time.Now().Add(per)
+		if !deadline.IsZero() && deadline.Before(end) {
+			end = deadline
+		}
+		actx, cancel := context.WithDeadline(ctx, end)
 		err := f(actx)
 		cancel()
 		if err == nil {
@@ -45,10 +58,17 @@ func retry(ctx context.Context, per time.Duration, f func(context.Context) error
 		if ctx.Err() != nil {
 			return errors.Join(ctx.Err(), err)
 		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return errors.Join(context.DeadlineExceeded, err)
+		}
 		if !transient(err) {
 			return err
 		}
-		if !sleep(ctx, retryDelay(n)) {
+		pause := retryDelay(n)
+		if !deadline.IsZero() {
+			pause = min(pause, time.Until(deadline))
+		}
+		if !sleep(ctx, pause) {
 			return errors.Join(ctx.Err(), err)
 		}
 	}
