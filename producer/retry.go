@@ -65,8 +65,13 @@ func retryUntil(ctx context.Context, deadline time.Time, per time.Duration, f fu
 			return err
 		}
 		pause := retryDelay(n)
-		if !deadline.IsZero() {
-			pause = min(pause, time.Until(deadline))
+		if left := time.Until(deadline); !deadline.IsZero() && left <= pause {
+			// No attempt fits before the deadline: wait it out, as a
+			// context ending there would, and report this failure.
+			if !sleep(ctx, left) {
+				return errors.Join(ctx.Err(), err)
+			}
+			return errors.Join(context.DeadlineExceeded, err)
 		}
 		if !sleep(ctx, pause) {
 			return errors.Join(ctx.Err(), err)

@@ -251,8 +251,9 @@ func (b *bench) connect() error {
 // measure runs every step: per repetition, the queued figures (publish
 // then consume the same jobs), end to end and, with a worker command,
 // enqueue - and the command pipeline as processes, raw and jetpool
-// alternating and taking turns to go first; then latency, both at half of
-// jetpool's end to end rate; then the worker's memory.
+// alternating and taking turns to go first; then latency, raw, jetpool and
+// raw with a subject per job, all at LatencyRate or half of jetpool's end to
+// end rate; then the worker's memory.
 func (b *bench) measure(ctx context.Context, res *Result) error {
 	steps := 9 * b.o.Repeat
 	if b.o.Worker != nil {
