@@ -115,7 +115,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		opt(&o)
 	}
 	if o.id == "" {
-		o.id = NewID()
+		o.id = jetpool.NewID()
 	}
 	if err := jetpool.ValidateQueue(queue); err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	for i, it := range items {
 		id := it.ID
 		if id == "" {
-			id = NewID()
+			id = jetpool.NewID()
 		}
 		if j, dup := seen[id]; dup {
 			return nil, fmt.Errorf("batch %s: items %d and %d share job ID %q", o.id, j, i, id)
@@ -150,8 +150,8 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		return nil, err
 	}
 
-	seq := &sequence{owner: NewID(), ids: b.JobIDs}
-	claimed, err := p.updateManifestFrom(ctx, o.id, queue, nil, NewID(), seq.resume)
+	seq := &sequence{owner: jetpool.NewID(), ids: b.JobIDs}
+	claimed, err := p.updateManifestFrom(ctx, o.id, queue, nil, jetpool.NewID(), seq.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	// manifest matches what JetStream holds.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	_, err = p.updateManifestFrom(mctx, o.id, "", w.written, NewID(), func(m *Manifest) error {
+	_, err = p.updateManifestFrom(mctx, o.id, "", w.written, jetpool.NewID(), func(m *Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool"
 	"slices"
 )
 
@@ -24,7 +25,7 @@ func (w *window) checkpoint(ctx context.Context, pos int) {
 	mayRepeat := w.b.MayRepeat
 	addMayRepeat := mayRepeat - w.mayRepeatRecorded
 	owns, batch, written := w.seq.owns, w.b.ID, w.written
-	cw := &checkpointWrite{done: make(chan checkpointDone, 1), op: NewID(), until: until, mayRepeat: mayRepeat}
+	cw := &checkpointWrite{done: make(chan checkpointDone, 1), op: jetpool.NewID(), until: until, mayRepeat: mayRepeat}
 	w.recording = cw
 	go func() {
 		written, err := w.p.updateManifestFrom(ctx, batch, "", written, cw.op, func(m *Manifest) error {

@@ -2,8 +2,6 @@ package producer
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -41,13 +39,6 @@ func WithBatch(id string) EnqueueOption { return func(o *enqueueOptions) { o.bat
 // WithHeaders adds headers to the job message.
 func WithHeaders(h nats.Header) EnqueueOption { return func(o *enqueueOptions) { o.headers = h } }
 
-// NewID returns a random job or batch ID.
-func NewID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // Enqueue publishes one job to queue and returns its ID once JetStream has
 // stored it. A publish that is not acknowledged within AckTimeout, or meets
 // a transient cluster error, is sent again with the same ID until ctx ends.
@@ -64,7 +55,7 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 		opt(&o)
 	}
 	if o.id == "" {
-		o.id = NewID()
+		o.id = jetpool.NewID()
 	}
 	batch := o.batch
 	if batch == "" {

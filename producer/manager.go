@@ -103,7 +103,7 @@ func NewManager(js jetstream.JetStream, cfg ManagerConfig) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{p: p, js: js, cfg: cfg, owner: NewID(),
+	return &Manager{p: p, js: js, cfg: cfg, owner: jetpool.NewID(),
 		log: cfg.Logger.With("manager", cfg.Name, "queue", cfg.Queue)}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/kvcas"
 	"slices"
 	"time"
@@ -114,7 +115,7 @@ func (p *Producer) readManifest(ctx context.Context, batch string) (*Manifest, u
 // same time or the cluster did not answer. change may return an error to
 // abandon the update.
 func (p *Producer) updateManifest(ctx context.Context, batch, queue string, change func(*Manifest) error) (*Manifest, error) {
-	w, err := p.updateManifestFrom(ctx, batch, queue, nil, NewID(), change)
+	w, err := p.updateManifestFrom(ctx, batch, queue, nil, jetpool.NewID(), change)
 	if err != nil {
 		return nil, err
 	}

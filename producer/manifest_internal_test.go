@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"github.com/jetpool/jetpool"
 	"testing"
 	"time"
 
@@ -27,13 +28,13 @@ func manifestTestProducer(t *testing.T) (*Producer, context.Context) {
 func TestUpdateFromAStaleManifestKeepsOthersChanges(t *testing.T) {
 	p, ctx := manifestTestProducer(t)
 
-	first, err := p.updateManifestFrom(ctx, "b", "q", nil, NewID(), func(m *Manifest) error { m.Settled = 1; return nil })
+	first, err := p.updateManifestFrom(ctx, "b", "q", nil, jetpool.NewID(), func(m *Manifest) error { m.Settled = 1; return nil })
 	require.NoError(t, err)
 	// Another producer adds a job to the batch meanwhile.
 	_, err = p.updateManifest(ctx, "b", "", func(m *Manifest) error { m.Singles++; return nil })
 	require.NoError(t, err)
 
-	second, err := p.updateManifestFrom(ctx, "b", "", first, NewID(), func(m *Manifest) error { m.Settled = 2; return nil })
+	second, err := p.updateManifestFrom(ctx, "b", "", first, jetpool.NewID(), func(m *Manifest) error { m.Settled = 2; return nil })
 	require.NoError(t, err)
 	got, rev, err := p.readManifest(ctx, "b")
 	require.NoError(t, err)
@@ -42,7 +43,7 @@ func TestUpdateFromAStaleManifestKeepsOthersChanges(t *testing.T) {
 	assert.Equal(t, rev, second.rev)
 
 	// From its own last write, nothing changed since: written as it is.
-	third, err := p.updateManifestFrom(ctx, "b", "", second, NewID(), func(m *Manifest) error { m.Settled = 3; return nil })
+	third, err := p.updateManifestFrom(ctx, "b", "", second, jetpool.NewID(), func(m *Manifest) error { m.Settled = 3; return nil })
 	require.NoError(t, err)
 	got, rev, err = p.readManifest(ctx, "b")
 	require.NoError(t, err)
@@ -57,9 +58,9 @@ func TestUpdateFromAStaleManifestKeepsOthersChanges(t *testing.T) {
 func TestUpdateSentAgainIsAppliedOnce(t *testing.T) {
 	p, ctx := manifestTestProducer(t)
 
-	before, err := p.updateManifestFrom(ctx, "b", "q", nil, NewID(), func(*Manifest) error { return nil })
+	before, err := p.updateManifestFrom(ctx, "b", "q", nil, jetpool.NewID(), func(*Manifest) error { return nil })
 	require.NoError(t, err)
-	op := NewID()
+	op := jetpool.NewID()
 	addOne := func(m *Manifest) error { m.MayRepeat++; return nil }
 	_, err = p.updateManifestFrom(ctx, "b", "", before, op, addOne)
 	require.NoError(t, err)

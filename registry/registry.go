@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -71,7 +70,7 @@ func NewAnnouncer(ctx context.Context, js jetstream.JetStream, names jetpool.Nam
 		return nil, fmt.Errorf("registry: bucket %s: %w", names.WorkerBucket(), err)
 	}
 	if w.ID == "" {
-		w.ID = producer.NewID()
+		w.ID = jetpool.NewID()
 	}
 	if w.Host == "" {
 		w.Host, _ = os.Hostname()

@@ -68,7 +68,7 @@ counts those as "may run twice" (at most 3,072 per crash; docs/batches.md).`,
 			}
 			// The job always joins a batch, its own ID's when --batch is not
 			// given, so that batch show and batch wait accept the ID printed.
-			id = cmp.Or(id, producer.NewID())
+			id = cmp.Or(id, jetpool.NewID())
 			batch = cmp.Or(batch, id)
 			jobID, err := p.Enqueue(cmd.Context(), queue, payload, producer.WithID(id), producer.WithBatch(batch))
 			if err != nil {
@@ -96,7 +96,7 @@ counts those as "may run twice" (at most 3,072 per crash; docs/batches.md).`,
 // safe.
 func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batch string, asJSON bool) error {
 	if batch == "" {
-		batch = producer.NewID()
+		batch = jetpool.NewID()
 	}
 	// Every line read stays in memory until it is enqueued, so a garbage
 	// collection while reading frees next to nothing; one that ran then was
