@@ -9,13 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
@@ -96,7 +96,7 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 			env := natstest.Start(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{Duplicates: tc.dedup}, "q"))
+			require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{Duplicates: tc.dedup}, "q"))
 			url := env.Server.ClientURL()
 			input, ids := lines("b4", n)
 			killMidStream(t, env, input, "q", "b4", n/4)
@@ -141,7 +141,7 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 // exits 1; re-running it while workers drain completes the batch exactly.
 func TestEnqueueOnFullStreamCompletesByReRuns(t *testing.T) {
 	const n = 5000
-	url := startBroker(t, broker.ProvisionOptions{MaxMsgs: 1000}, "q")
+	url := startBroker(t, topology.Options{MaxMsgs: 1000}, "q")
 	input, ids := lines("full", n)
 	out, code := run(t, url, input, "enqueue", "q", "-", "--batch", "full")
 	require.Equal(t, 1, code, "a refused line fails the enqueue")
@@ -172,7 +172,7 @@ func TestEnqueueAndWaitProcessesAcrossLeaderLoss(t *testing.T) {
 	c := natstest.StartCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, c.JS, broker.ProvisionOptions{Replicas: 3}, "q"))
+	require.NoError(t, topology.Provision(ctx, c.JS, topology.Options{Replicas: 3}, "q"))
 	url := c.URL()
 	stored := func() uint64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

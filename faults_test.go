@@ -33,6 +33,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -48,7 +49,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -501,7 +501,7 @@ func consumerAckWait(t *testing.T, url, queue string) time.Duration {
 func faultWorkerKillLoop(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(3000, 20000)
-	url := startBroker(t, broker.ProvisionOptions{AckWait: ackWait}, "k9")
+	url := startBroker(t, topology.Options{AckWait: ackWait}, "k9")
 	rec := newFaultRec(t, scaleDur(100*time.Millisecond, 40*time.Millisecond))
 	ids := enqueueLines(t, url, "k9", "k9", n)
 
@@ -640,7 +640,7 @@ func faultBrokerKill(t *testing.T) {
 func faultSlowHandler(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(4, 16)
-	url := startBroker(t, broker.ProvisionOptions{})
+	url := startBroker(t, topology.Options{})
 	out, code := run(t, url, "", "provision", "slow", "--ack-wait", ackWait.String())
 	require.Equal(t, 0, code, out)
 	require.Equal(t, ackWait, consumerAckWait(t, url, "slow"), "provision --ack-wait took effect")
@@ -665,7 +665,7 @@ func faultSlowHandler(t *testing.T) {
 func faultFrozenWorker(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(400, 4000)
-	url := startBroker(t, broker.ProvisionOptions{})
+	url := startBroker(t, topology.Options{})
 	out, code := run(t, url, "", "provision", "frz", "--ack-wait", ackWait.String())
 	require.Equal(t, 0, code, out)
 	rec := newFaultRec(t, 300*time.Millisecond)
@@ -742,7 +742,7 @@ func faultFrozenWorker(t *testing.T) {
 func faultPoison(t *testing.T) {
 	const maxAttempts = 3
 	n := scale(300, 3000)
-	url := startBroker(t, broker.ProvisionOptions{}, "psn")
+	url := startBroker(t, topology.Options{}, "psn")
 	cfg := filepath.Join(t.TempDir(), "jetpool.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  psn:\n    backoff:\n      initial: 20ms\n      max: 100ms\n"), 0o600))
 	rec := newFaultRec(t, 0)
@@ -828,7 +828,7 @@ func maxTime(a, b time.Time) time.Time {
 func faultSIGTERMInFlight(t *testing.T) {
 	const ackWait = 30 * time.Second // the default: nothing may wait for it
 	reps := scale(1, 3)
-	url := startBroker(t, broker.ProvisionOptions{AckWait: ackWait}, "term")
+	url := startBroker(t, topology.Options{AckWait: ackWait}, "term")
 	rec := newFaultRec(t, 2*time.Second)
 	n := 64 * 5
 	var all []string
@@ -915,7 +915,7 @@ func ackPending(t *testing.T, url, queue string) int {
 
 func faultRawMessages(t *testing.T) {
 	n := scale(200, 5000)
-	url := startBroker(t, broker.ProvisionOptions{}, "q")
+	url := startBroker(t, topology.Options{}, "q")
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
 	defer nc.Close()

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -185,12 +185,12 @@ func (r *recorder) check(t *testing.T, want []string) {
 	assert.Zero(t, lost, "jobs lost")
 }
 
-func startBroker(t *testing.T, opts broker.ProvisionOptions, queues ...string) string {
+func startBroker(t *testing.T, opts topology.Options, queues ...string) string {
 	t.Helper()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, opts, queues...))
+	require.NoError(t, topology.Provision(ctx, env.JS, opts, queues...))
 	return env.Server.ClientURL()
 }
 
@@ -228,7 +228,7 @@ func waitBatch(t *testing.T, url, batch string) (report, int) {
 }
 
 func TestProcessesLoseNoJob(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{}, "work")
+	url := startBroker(t, topology.Options{}, "work")
 	rec, hook := newRecorder(t, time.Millisecond)
 	start(t, url, nil, "work", "--queue", "work", "--concurrency", "4", "--http", hook)
 	start(t, url, nil, "work", "--queue", "work", "--concurrency", "4", "--http", hook)
@@ -262,7 +262,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 }
 
 func testWorkerStopMidBatch(t *testing.T, sig syscall.Signal) {
-	url := startBroker(t, broker.ProvisionOptions{AckWait: 2 * time.Second}, "work")
+	url := startBroker(t, topology.Options{AckWait: 2 * time.Second}, "work")
 	rec, hook := newRecorder(t, 10*time.Millisecond)
 	ids := enqueueLines(t, url, "work", "b-stop", 400)
 	first := start(t, url, nil, "work", "--queue", "work", "--concurrency", "8", "--http", hook)
@@ -284,7 +284,7 @@ func testWorkerStopMidBatch(t *testing.T, sig syscall.Signal) {
 }
 
 func TestExecExitCodes(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{}, "exec")
+	url := startBroker(t, topology.Options{}, "exec")
 	dir := t.TempDir()
 	log := filepath.Join(dir, "attempts.log")
 	pwned := filepath.Join(dir, "pwned")
@@ -342,7 +342,7 @@ esac`
 }
 
 func TestPoisonBatchThenDLQRetry(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{}, "work")
+	url := startBroker(t, topology.Options{}, "work")
 	rec, hook := newRecorder(t, 0)
 	rec.setFail(func(p string) bool { return strings.HasPrefix(p, "poison") })
 	start(t, url, nil, "work", "--queue", "work", "--max-attempts", "2", "--http", hook)
@@ -390,7 +390,7 @@ func TestPoisonBatchThenDLQRetry(t *testing.T) {
 }
 
 func TestBadInputGetsClearErrors(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{})
+	url := startBroker(t, topology.Options{})
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -461,7 +461,7 @@ func TestBrokerCommandAndCommandSource(t *testing.T) {
 // nothing, so that the batch is not left with holes; with the lines fixed,
 // the same batch ID enqueues them all.
 func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{MaxMsgSize: 256}, "work")
+	url := startBroker(t, topology.Options{MaxMsgSize: 256}, "work")
 	long := strings.Repeat("x", 1000)
 	p := start(t, url, strings.NewReader("short\n"+long+"\nshort\n"+long+"\n"), "enqueue", "work", "-", "--batch", "mixed")
 	assert.Equal(t, 1, p.wait(t, 30*time.Second))
@@ -483,7 +483,7 @@ func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
 // work --forward: a completed --exec job's stdout becomes the payload of a
 // job on the next queue, in the same batch.
 func TestExecForwardsStdout(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{}, "lower", "upper")
+	url := startBroker(t, topology.Options{}, "lower", "upper")
 	rec, hook := newRecorder(t, 0)
 	start(t, url, nil, "work", "--queue", "lower", "--forward", "upper", "--exec", "tr", "a-z", "A-Z")
 	start(t, url, nil, "work", "--queue", "upper", "--http", hook)

@@ -3,6 +3,7 @@ package jetpool_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,7 +72,7 @@ func slots(t *testing.T, url, queue string) (processes, slots int) {
 // are ready, and are listed by status with their slots; one killed with
 // SIGKILL leaves the list within the registry's TTL.
 func TestWorkersAreObservable(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{WorkerTTL: 3 * time.Second}, "obs")
+	url := startBroker(t, topology.Options{WorkerTTL: 3 * time.Second}, "obs")
 	m1, m2 := freePort(t), freePort(t)
 	w1 := start(t, url, nil, "work", "--queue", "obs", "--concurrency", "3", "--metrics", m1, "--builtin", "noop")
 	start(t, url, nil, "work", "--queue", "obs", "--concurrency", "5", "--metrics", m2, "--builtin", "noop")

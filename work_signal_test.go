@@ -1,6 +1,7 @@
 package jetpool_test
 
 import (
+	"github.com/jetpool/jetpool/topology"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +18,7 @@ import (
 // once; the second cancels the running job and exits 130 promptly, instead
 // of a silent wait for the whole grace.
 func TestWorkInterruptedTwiceStopsAtOnce(t *testing.T) {
-	url := startBroker(t, broker.ProvisionOptions{}, "slow")
+	url := startBroker(t, topology.Options{}, "slow")
 	started := filepath.Join(t.TempDir(), "started")
 	w := start(t, url, nil, "--log-level", "info", "work", "--queue", "slow", "--grace", "30s",
 		"--exec", "sh", "-c", `echo $$ > "$0"; sleep 30`, started)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"net"
 	"os"
@@ -29,10 +30,10 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	opts := broker.ProvisionOptions{MaxMsgSize: 4096}
-	require.NoError(t, broker.Provision(ctx, env.JS, opts, "a", "b"))
+	opts := topology.Options{MaxMsgSize: 4096}
+	require.NoError(t, topology.Provision(ctx, env.JS, opts, "a", "b"))
 	first := streamConfigs(t, env.JS)
-	require.NoError(t, broker.Provision(ctx, env.JS, opts, "a", "b"))
+	require.NoError(t, topology.Provision(ctx, env.JS, opts, "a", "b"))
 	assert.Equal(t, first, streamConfigs(t, env.JS), "a second provision changes nothing")
 
 	names := jetpool.DefaultNames()
@@ -57,7 +58,7 @@ func TestProvisionIsIdempotent(t *testing.T) {
 		_, err := env.JS.KeyValue(ctx, b)
 		assert.NoError(t, err, b)
 	}
-	assert.ErrorContains(t, broker.Provision(ctx, env.JS, opts, "bad queue"), `"bad queue"`)
+	assert.ErrorContains(t, topology.Provision(ctx, env.JS, opts, "bad queue"), `"bad queue"`)
 }
 
 func streamConfigs(t *testing.T, js jetstream.JetStream) map[string]jetstream.StreamConfig {
@@ -76,7 +77,7 @@ func TestProvisionRefusesConflictingStream(t *testing.T) {
 	defer cancel()
 	_, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "JETPOOL_JOBS", Subjects: []string{"jetpool.jobs.>"}, Retention: jetstream.LimitsPolicy})
 	require.NoError(t, err)
-	err = broker.Provision(ctx, env.JS, broker.ProvisionOptions{})
+	err = topology.Provision(ctx, env.JS, topology.Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "JETPOOL_JOBS")
 	assert.Contains(t, err.Error(), "conflicts")
@@ -91,7 +92,7 @@ func TestProvisionWithoutJetStreamSaysSo(t *testing.T) {
 	_, js := natstest.Connect(t, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = broker.Provision(ctx, js, broker.ProvisionOptions{})
+	err = topology.Provision(ctx, js, topology.Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no JetStream")
 }
@@ -142,7 +143,7 @@ func TestClusterOfThreeProvisionsR3(t *testing.T) {
 	natstest.Eventually(t, 30*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		err = broker.Provision(ctx, js, broker.ProvisionOptions{Replicas: 3}, "q")
+		err = topology.Provision(ctx, js, topology.Options{Replicas: 3}, "q")
 		return err == nil
 	}, "provision on a fresh cluster: %v", err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

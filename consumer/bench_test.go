@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
@@ -52,7 +52,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	env := natstest.Start(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, benchQueue); err != nil {
+	if err := topology.Provision(ctx, env.JS, topology.Options{}, benchQueue); err != nil {
 		b.Fatal(err)
 	}
 	_, pub := natstest.Connect(b, env.Server.ClientURL())

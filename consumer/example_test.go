@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"log"
 	"log/slog"
 	"os"
@@ -35,7 +36,7 @@ func ExamplePool() {
 	js, _ := jetstream.New(nc)
 	// Create the streams and the queues' consumers, as `jetpool provision
 	// resize publish` would; pools wait for them otherwise.
-	if err := broker.Provision(ctx, js, broker.ProvisionOptions{}, "resize", "publish"); err != nil {
+	if err := topology.Provision(ctx, js, topology.Options{}, "resize", "publish"); err != nil {
 		log.Fatal(err)
 	}
 

@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
@@ -114,7 +114,7 @@ func TestJobsLongerThanAckWaitNeverRunTwiceAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three rounds of 5s jobs")
 	}
-	env := setup(t, broker.ProvisionOptions{AckWait: 2 * time.Second}, "q")
+	env := setup(t, topology.Options{AckWait: 2 * time.Second}, "q")
 	const jobs, concurrency = 24, 8
 	publishWarmUp(t, env, 200)
 	ids := publishN(t, env.JS, "q", "b1", jobs)
@@ -135,7 +135,7 @@ func TestJobsLongerThanAckWaitNeverRunTwiceAtOnce(t *testing.T) {
 // busy, and jobs pulled while the load was fast wait in each pool longer
 // than AckWait; nothing is lost and nothing runs twice.
 func TestStalledPullsUnderLoadLoseAndRepeatNothing(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{AckWait: time.Second}, "q")
+	env := setup(t, topology.Options{AckWait: time.Second}, "q")
 	const jobs = 400
 	publishWarmUp(t, env, 400)
 	ids := publishN(t, env.JS, "q", "b1", jobs)
@@ -154,7 +154,7 @@ func TestStalledPullsUnderLoadLoseAndRepeatNothing(t *testing.T) {
 // ones finish within the grace, and another pool then runs the returned jobs:
 // each job runs exactly once.
 func TestStopReturnsHeldJobsToAnotherPool(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	const jobs, concurrency, prefetch = 30, 8, 20
 	publishWarmUp(t, env, 200)
 	ids := publishN(t, env.JS, "q", "b1", jobs)

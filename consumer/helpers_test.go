@@ -3,11 +3,11 @@ package consumer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
@@ -17,12 +17,12 @@ import (
 
 var names = jetpool.DefaultNames()
 
-func setup(t *testing.T, opts broker.ProvisionOptions, queues ...string) *natstest.Env {
+func setup(t *testing.T, opts topology.Options, queues ...string) *natstest.Env {
 	t.Helper()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, opts, queues...))
+	require.NoError(t, topology.Provision(ctx, env.JS, opts, queues...))
 	return env
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
@@ -22,7 +22,7 @@ import (
 var fastBackoff = consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 func TestConcurrencyNeverExceedsLimit(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	const jobs, limit = 40, 3
 	publishN(t, env.JS, "q", "b1", jobs)
 	var running, peak, done atomic.Int64
@@ -46,7 +46,7 @@ func TestConcurrencyNeverExceedsLimit(t *testing.T) {
 }
 
 func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "flaky", []byte("x"))
 	var mu sync.Mutex
 	var attempts []int
@@ -68,7 +68,7 @@ func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
 }
 
 func TestPoisonJobIsDeadLetteredAfterMaxAttempts(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "poison", []byte("bad payload"))
 	var calls atomic.Int64
 	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 3, Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
@@ -88,7 +88,7 @@ func TestPoisonJobIsDeadLetteredAfterMaxAttempts(t *testing.T) {
 }
 
 func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "perm", []byte("x"))
 	var calls atomic.Int64
 	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 5, Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
@@ -103,7 +103,7 @@ func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
 }
 
 func TestPanicCountsAsFailedAttempt(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "panicky", []byte("x"))
 	p := startPool(t, env, consumer.Config{Queue: "q", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		if j.Attempt == 1 {
@@ -118,7 +118,7 @@ func TestPanicCountsAsFailedAttempt(t *testing.T) {
 }
 
 func TestTimeoutCancelsHandler(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "slow", []byte("x"))
 	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 1, Timeout: 100 * time.Millisecond}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		<-ctx.Done()
@@ -131,7 +131,7 @@ func TestTimeoutCancelsHandler(t *testing.T) {
 }
 
 func TestLongJobUnderShortAckWaitIsDeliveredOnce(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{AckWait: time.Second}, "q")
+	env := setup(t, topology.Options{AckWait: time.Second}, "q")
 	publish(t, env.JS, "q", "b1", "long", []byte("x"))
 	var deliveries atomic.Int64
 	p := startPool(t, env, consumer.Config{Queue: "q", Concurrency: 2}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
@@ -165,7 +165,7 @@ func abandon(t *testing.T, js jetstream.JetStream, queue string) {
 }
 
 func TestCrashedWorkersJobComesBackWithinAckWait(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{AckWait: time.Second}, "q")
+	env := setup(t, topology.Options{AckWait: time.Second}, "q")
 	publish(t, env.JS, "q", "b1", "orphan", []byte("x"))
 	abandon(t, env.JS, "q")
 	abandoned := time.Now()
@@ -180,7 +180,7 @@ func TestCrashedWorkersJobComesBackWithinAckWait(t *testing.T) {
 }
 
 func TestDeliveryPastMaxAttemptsIsDeadWithoutRunning(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{AckWait: 500 * time.Millisecond}, "q")
+	env := setup(t, topology.Options{AckWait: 500 * time.Millisecond}, "q")
 	publish(t, env.JS, "q", "b1", "died-last", []byte("x"))
 	abandon(t, env.JS, "q") // the worker died during attempt 1 of 1
 	var calls atomic.Int64
@@ -196,7 +196,7 @@ func TestDeliveryPastMaxAttemptsIsDeadWithoutRunning(t *testing.T) {
 }
 
 func TestStoppingUnderLoadLosesNothing(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	const jobs = 300
 	ids := publishN(t, env.JS, "q", "b1", jobs)
 	var mu sync.Mutex
@@ -231,7 +231,7 @@ func TestStoppingUnderLoadLosesNothing(t *testing.T) {
 }
 
 func TestRedeliveredJobForwardsOnce(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "stage1", "stage2")
+	env := setup(t, topology.Options{}, "stage1", "stage2")
 	in := nats.NewMsg(names.JobSubject("stage1", "b1"))
 	in.Data = []byte("in")
 	in.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
@@ -268,7 +268,7 @@ func TestRedeliveredJobForwardsOnce(t *testing.T) {
 }
 
 func TestPoolResumesAfterBrokerRestart(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{AckWait: 2 * time.Second}, "q")
+	env := setup(t, topology.Options{AckWait: 2 * time.Second}, "q")
 	var done atomic.Int64
 	startPool(t, env, consumer.Config{Queue: "q"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		done.Add(1)
@@ -318,7 +318,7 @@ func TestBackoffGrowsWithinBounds(t *testing.T) {
 // however many are waiting: with every worker busy, the server sees at most
 // that many jobs delivered and unacknowledged.
 func TestUnackedJobsStayWithinConcurrencyPlusPrefetch(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publishN(t, env.JS, "q", "b1", 40)
 	const concurrency, prefetch = 3, 2
 	release := make(chan struct{})
@@ -354,7 +354,7 @@ func TestUnackedJobsStayWithinConcurrencyPlusPrefetch(t *testing.T) {
 // A handler that ignores its context cannot be stopped; Stop says so
 // instead of hanging, and the pool finishes stopping once the handler returns.
 func TestStopReportsHandlersIgnoringContext(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "stubborn", nil)
 	release := make(chan struct{})
 	var started atomic.Bool

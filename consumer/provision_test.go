@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"bytes"
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go/jetstream"
@@ -105,7 +105,7 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 	// not have chosen.
 	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer pcancel()
-	require.NoError(t, broker.Provision(pctx, env.JS, broker.ProvisionOptions{Replicas: 1, MaxMsgs: 5000, AckWait: 7 * time.Second}, "q"))
+	require.NoError(t, topology.Provision(pctx, env.JS, topology.Options{Replicas: 1, MaxMsgs: 5000, AckWait: 7 * time.Second}, "q"))
 	require.NoError(t, <-started)
 	assert.Equal(t, 1, strings.Count(logs.String(), "waiting for the jetpool topology"), logs.String())
 	assert.Contains(t, logs.String(), `msg="jetpool topology ready"`)
@@ -124,7 +124,7 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 // On streams provisioned without the queue, the pool creates its own
 // consumer, with its own AckWait and the stream's replicas.
 func TestPoolCreatesItsConsumerOnProvisionedStreams(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{})
+	env := setup(t, topology.Options{})
 	h := &countingHandler{}
 	startPool(t, env, consumer.Config{Queue: "q", AckWait: 4 * time.Second}, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

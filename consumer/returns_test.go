@@ -2,13 +2,13 @@ package consumer_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
@@ -21,7 +21,7 @@ import (
 // attempt 1, instead of dead-lettering them unrun. Once settled, their
 // return counts are dropped.
 func TestStopDoesNotChargeReturnedJobsAnAttempt(t *testing.T) {
-	env := setup(t, broker.ProvisionOptions{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	const jobs = 20
 	publishWarmUp(t, env, 200)
 	ids := publishN(t, env.JS, "q", "b1", jobs)

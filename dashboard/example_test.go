@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"io"
 	"log"
 	"log/slog"
@@ -40,7 +41,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := broker.Provision(ctx, js, broker.ProvisionOptions{}, "emails"); err != nil {
+	if err := topology.Provision(ctx, js, topology.Options{}, "emails"); err != nil {
 		log.Fatal(err)
 	}
 

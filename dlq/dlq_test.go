@@ -3,12 +3,12 @@ package dlq_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/topology"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/dlq"
 	"github.com/jetpool/jetpool/internal/natstest"
@@ -24,7 +24,7 @@ func TestListRetryPurge(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)
 

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/metrics"
@@ -60,7 +60,7 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "m"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "m"))
 
 	m := metrics.New()
 	srv, err := metrics.Serve("127.0.0.1:0", m.Handler())
@@ -132,7 +132,7 @@ func TestReadinessFollowsTheServer(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "r"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "r"))
 	m := metrics.New()
 	m.AddReadiness("nats", metrics.Connected(env.Conn))
 	m.AddReadiness("topology", metrics.StreamFound(env.JS, jetpool.DefaultNames()))

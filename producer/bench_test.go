@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
@@ -31,7 +31,7 @@ func benchItems(i int, payload []byte) []producer.Item {
 
 // BenchmarkEnqueueBatch measures batch publishing: jobs/s is the figure.
 func BenchmarkEnqueueBatch(b *testing.B) {
-	_, p := setup(b, broker.ProvisionOptions{}, "bench")
+	_, p := setup(b, topology.Options{}, "bench")
 	payload := make([]byte, 128)
 	ctx := context.Background()
 	b.ResetTimer()
@@ -47,7 +47,7 @@ func BenchmarkEnqueueBatch(b *testing.B) {
 // BenchmarkEndToEnd enqueues a batch, runs it through a no-op pool and waits
 // for it: enqueue, delivery, ack and the join.
 func BenchmarkEndToEnd(b *testing.B) {
-	env, p := setup(b, broker.ProvisionOptions{}, "bench")
+	env, p := setup(b, topology.Options{}, "bench")
 	pool, err := consumer.New(env.JS, consumer.Config{Queue: "bench", Concurrency: 64, Logger: env.Log},
 		jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil }))
 	require.NoError(b, err)
@@ -78,7 +78,7 @@ const benchBig = 50000
 // bare JetStream async publish of the same jobs with their Nats-Msg-Id, the
 // nats.go default window, waiting for every acknowledgement.
 func BenchmarkPublishRaw(b *testing.B) {
-	env, _ := setup(b, broker.ProvisionOptions{}, "bench")
+	env, _ := setup(b, topology.Options{}, "bench")
 	payload := make([]byte, 128)
 	subject := jetpool.DefaultNames().JobSubject("bench", "raw")
 	b.ResetTimer()
@@ -103,7 +103,7 @@ func BenchmarkPublishRaw(b *testing.B) {
 // BenchmarkEnqueueBatchLarge publishes the same jobs as BenchmarkPublishRaw
 // through EnqueueBatch, manifest and all.
 func BenchmarkEnqueueBatchLarge(b *testing.B) {
-	_, p := setup(b, broker.ProvisionOptions{}, "bench")
+	_, p := setup(b, topology.Options{}, "bench")
 	payload := make([]byte, 128)
 	ctx := context.Background()
 	b.ResetTimer()
@@ -150,7 +150,7 @@ func BenchmarkEnqueue(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			env, p := setup(b, broker.ProvisionOptions{}, "bench")
+			env, p := setup(b, topology.Options{}, "bench")
 			ctx := context.Background()
 			var next atomic.Int64
 			b.SetParallelism(max(1, enqueueSenders/runtime.GOMAXPROCS(0)))

@@ -3,18 +3,18 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEnqueueOversizePayloadNamesTheLimit(t *testing.T) {
-	_, p := setup(t, broker.ProvisionOptions{MaxMsgSize: 1024}, "q")
+	_, p := setup(t, topology.Options{MaxMsgSize: 1024}, "q")
 	_, err := p.Enqueue(context.Background(), "q", make([]byte, 4096), producer.WithID("big"))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, producer.ErrNotEnqueued)
@@ -23,7 +23,7 @@ func TestEnqueueOversizePayloadNamesTheLimit(t *testing.T) {
 }
 
 func TestEnqueueToFullStreamFails(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{MaxMsgs: 3}, "q")
+	env, p := setup(t, topology.Options{MaxMsgs: 3}, "q")
 	for i := range 3 {
 		_, err := p.Enqueue(context.Background(), "q", []byte("x"), producer.WithID("j"+string(rune('0'+i))))
 		require.NoError(t, err)
@@ -38,7 +38,7 @@ func TestEnqueueToFullStreamFails(t *testing.T) {
 }
 
 func TestEnqueueWithServerDownErrsWithinDeadline(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	env, p := setup(t, topology.Options{}, "q")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, env.Server.Shutdown(ctx))
@@ -53,7 +53,7 @@ func TestEnqueueWithServerDownErrsWithinDeadline(t *testing.T) {
 }
 
 func TestEnqueueWithoutDeadlineStopsAtTheProducersTimeout(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	env, _ := setup(t, topology.Options{}, "q")
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Timeout: 600 * time.Millisecond, AckTimeout: 100 * time.Millisecond})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -71,7 +71,7 @@ func TestEnqueueWithoutDeadlineStopsAtTheProducersTimeout(t *testing.T) {
 }
 
 func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	env, p := setup(t, topology.Options{}, "q")
 	id, err := p.Enqueue(context.Background(), "q", []byte("a"), producer.WithID("once"))
 	require.NoError(t, err)
 	assert.Equal(t, "once", id)
@@ -83,7 +83,7 @@ func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
 }
 
 func TestEnqueueRefusesInvalidNames(t *testing.T) {
-	_, p := setup(t, broker.ProvisionOptions{}, "q")
+	_, p := setup(t, topology.Options{}, "q")
 	_, err := p.Enqueue(context.Background(), "bad.queue", nil)
 	assert.ErrorContains(t, err, `"bad.queue"`)
 	_, err = p.Enqueue(context.Background(), "q", nil, producer.WithID("a b"))
@@ -96,7 +96,7 @@ func TestEnqueueRefusesInvalidNames(t *testing.T) {
 }
 
 func TestBatchWithAnOversizeJobPublishesNothing(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{MaxMsgSize: 512}, "q")
+	env, p := setup(t, topology.Options{MaxMsgSize: 512}, "q")
 	in := items("j", 100)
 	in[42].Payload = make([]byte, 1000)
 	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("b"))

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"log"
 	"log/slog"
 	"os"
@@ -39,7 +40,7 @@ func Example() {
 	js, _ := jetstream.New(nc)
 	// Create the streams and buckets, as `jetpool provision greet` would;
 	// workers and producers wait for them otherwise.
-	if err := broker.Provision(ctx, js, broker.ProvisionOptions{}, "greet"); err != nil {
+	if err := topology.Provision(ctx, js, topology.Options{}, "greet"); err != nil {
 		log.Fatal(err)
 	}
 

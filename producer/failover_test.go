@@ -3,13 +3,13 @@ package producer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
@@ -26,7 +26,7 @@ func clusterSetup(t *testing.T, queues ...string) (*natstest.Cluster, *producer.
 	c := natstest.StartCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, c.JS, broker.ProvisionOptions{Replicas: 3}, queues...))
+	require.NoError(t, topology.Provision(ctx, c.JS, topology.Options{Replicas: 3}, queues...))
 	p, err := producer.New(c.JS, producer.Options{Logger: c.Log})
 	require.NoError(t, err)
 	return c, p

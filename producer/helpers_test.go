@@ -3,25 +3,25 @@ package producer_test
 import (
 	"bytes"
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/require"
 )
 
-func setup(t testing.TB, opts broker.ProvisionOptions, queues ...string) (*natstest.Env, *producer.Producer) {
+func setup(t testing.TB, opts topology.Options, queues ...string) (*natstest.Env, *producer.Producer) {
 	t.Helper()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, opts, queues...))
+	require.NoError(t, topology.Provision(ctx, env.JS, opts, queues...))
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)
 	return env, p

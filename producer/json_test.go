@@ -2,12 +2,12 @@ package producer_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
@@ -22,7 +22,7 @@ type greeting struct {
 // Typed jobs end to end: EnqueueJSON and JSONItem encode, a JSONHandler
 // decodes, and a payload that is not a greeting goes to the dead letters.
 func TestTypedJobsRoundTrip(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "greet")
+	env, p := setup(t, topology.Options{}, "greet")
 	var mu sync.Mutex
 	var got []greeting
 	h := jetpool.JSONHandler(func(_ context.Context, _ *jetpool.Job, g greeting) error {

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,7 +51,7 @@ func runManager(t *testing.T, m *producer.Manager) (stop func()) {
 }
 
 func TestManagerWarnsOnOverrun(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	env, _ := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 1), func(ctx context.Context, j *jetpool.Job) error {
 		time.Sleep(150 * time.Millisecond)
 		return nil
@@ -86,7 +86,7 @@ func TestManagerWarnsOnOverrun(t *testing.T) {
 }
 
 func TestManagerWithinIntervalDoesNotOverrun(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	env, _ := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
 		Name: "fast", Queue: "q", Interval: time.Second, Source: fixedSource(3), Cycles: 3, Logger: env.Log,
@@ -100,7 +100,7 @@ func TestManagerWithinIntervalDoesNotOverrun(t *testing.T) {
 }
 
 func TestSourceErrorIsRetriedNextCycle(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	env, _ := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
 	var calls atomic.Int64
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
@@ -124,7 +124,7 @@ func TestSourceErrorIsRetriedNextCycle(t *testing.T) {
 // Two managers of one name: only the leader runs cycles, so every cycle's
 // batch is enqueued once.
 func TestTwoManagersEnqueueEachCycleOnce(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{LeaseTTL: time.Second}, "q")
+	env, _ := setup(t, topology.Options{LeaseTTL: time.Second}, "q")
 	handled := &idSet{}
 	var dupes atomic.Int64
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error {
@@ -170,7 +170,7 @@ func TestTwoManagersEnqueueEachCycleOnce(t *testing.T) {
 // standby within two lease TTLs.
 func TestStandbyTakesOverWhenLeaderDies(t *testing.T) {
 	const ttl = 2 * time.Second
-	env, _ := setup(t, broker.ProvisionOptions{LeaseTTL: ttl}, "q")
+	env, _ := setup(t, topology.Options{LeaseTTL: ttl}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
 	leaderConn, leaderJS := natstest.Connect(t, env.Server.ClientURL())
 	leader, err := producer.NewManager(leaderJS, producer.ManagerConfig{
@@ -201,7 +201,7 @@ func TestStandbyTakesOverWhenLeaderDies(t *testing.T) {
 // A job that went dead in one cycle comes back in the next through the
 // source, which offers every item not yet done.
 func TestDeadJobComesBackNextCycle(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	env, _ := setup(t, topology.Options{}, "q")
 	done := &idSet{}
 	var failedOnce atomic.Bool
 	startPool(t, env, consumerCfg("q", 2), func(ctx context.Context, j *jetpool.Job) error {
@@ -240,7 +240,7 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 }
 
 func TestManagerConfigIsValidated(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{})
+	env, _ := setup(t, topology.Options{})
 	for _, tc := range []struct {
 		cfg  producer.ManagerConfig
 		want string
@@ -276,7 +276,7 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 	_, err = env.JS.Stream(ctx, jetpool.DefaultNames().WorkStream())
 	require.ErrorIs(t, err, jetstream.ErrStreamNotFound, "the manager created nothing")
 
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	startPool(t, env, consumerCfg("q", 2), func(context.Context, *jetpool.Job) error { return nil })
 	require.NoError(t, <-ran)
 	r := <-reports
@@ -289,7 +289,7 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 // enqueued resumes the cycle when its source gives the same jobs, and says
 // why it does not run when the source gives others.
 func TestManagerReRunInsideTheInterval(t *testing.T) {
-	env, _ := setup(t, broker.ProvisionOptions{}, "q")
+	env, _ := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(context.Context, *jetpool.Job) error { return nil })
 	source := func(ids ...string) producer.Source {
 		return func(context.Context) ([]producer.Item, error) {

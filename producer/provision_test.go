@@ -3,12 +3,12 @@ package producer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
@@ -87,7 +87,7 @@ func TestProducerWaitsForProvisioning(t *testing.T) {
 
 	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer pcancel()
-	require.NoError(t, broker.Provision(pctx, env.JS, broker.ProvisionOptions{Replicas: 1, MaxMsgs: 5000}, "q"))
+	require.NoError(t, topology.Provision(pctx, env.JS, topology.Options{Replicas: 1, MaxMsgs: 5000}, "q"))
 	require.NoError(t, <-poolStarted)
 	r := <-enqueued
 	require.NoError(t, r.err)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
@@ -32,7 +32,7 @@ func items(prefix string, n int) []producer.Item {
 // batches through a two-stage pipeline and check, when Wait returns, that
 // every stage-2 job had already finished.
 func TestWaitSeesEveryPipelineStage(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "stage1", "stage2")
+	env, p := setup(t, topology.Options{}, "stage1", "stage2")
 	var stage2 atomic.Int64
 	startPool(t, env, consumerCfg("stage1", 4), func(ctx context.Context, j *jetpool.Job) error {
 		_, err := j.Forward(ctx, "stage2", j.Payload, nil)
@@ -63,7 +63,7 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 }
 
 func TestReconcileFromAnotherClient(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	env, p := setup(t, topology.Options{}, "q")
 	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatchID("shared"))
 	require.NoError(t, err)
 	require.Equal(t, 5, b.Enqueued)
@@ -101,7 +101,7 @@ func TestReconcileFromAnotherClient(t *testing.T) {
 // Wait polls with backoff: while a batch sits unfinished, the server sees
 // only a few JetStream API calls per second from it.
 func TestWaitPollingBacksOff(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "idle")
+	env, p := setup(t, topology.Options{}, "idle")
 	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatchID("slow"))
 	require.NoError(t, err)
 	before, err := env.JS.AccountInfo(context.Background())

@@ -3,11 +3,11 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
@@ -53,7 +53,7 @@ func workMsgs(t *testing.T, env *natstest.Env) uint64 {
 // same input while workers drain it completes the batch with each job
 // stored once and an exact expected count.
 func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{MaxMsgs: 500}, "q")
+	env, p := setup(t, topology.Options{MaxMsgs: 500}, "q")
 	const n = 2000
 	in := items("full", n)
 	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("full"))
@@ -95,7 +95,7 @@ func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
 // a completed batch publishes nothing: JetStream no longer remembers the
 // IDs, the manifest does.
 func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{Duplicates: 200 * time.Millisecond}, "q")
+	env, p := setup(t, topology.Options{Duplicates: 200 * time.Millisecond}, "q")
 	const n = 300
 	in := items("w", n)
 	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("w"))
@@ -128,7 +128,7 @@ func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
 }
 
 func TestReRunWithOtherJobsIsRefused(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	env, p := setup(t, topology.Options{}, "q")
 	_, err := p.EnqueueBatch(context.Background(), "q", items("a", 50), producer.WithBatchID("b"))
 	require.NoError(t, err)
 	_, err = p.EnqueueBatch(context.Background(), "q", items("other", 50), producer.WithBatchID("b"))
@@ -153,7 +153,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 		{name: "after dedup window and restart", forget: true, dupWind: 300 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env, p := setup(t, broker.ProvisionOptions{Duplicates: tc.dupWind}, "q")
+			env, p := setup(t, topology.Options{Duplicates: tc.dupWind}, "q")
 			const n = 20000
 			in := items("c", n)
 			nc, js := natstest.Connect(t, env.Server.ClientURL())
@@ -204,7 +204,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 // stops with ErrTakenOver or finishes first; either way each job is stored
 // once and counted once.
 func TestConcurrentReRunsStayExact(t *testing.T) {
-	env, p := setup(t, broker.ProvisionOptions{}, "q")
+	env, p := setup(t, topology.Options{}, "q")
 	const n = 10000
 	in := items("cc", n)
 	errs := make(chan error, 2)

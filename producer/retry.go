@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/topology"
 )
 
 // Defaults for the per-request deadlines of [Options].

@@ -2,11 +2,11 @@ package registry_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/registry"
 	"github.com/stretchr/testify/assert"
@@ -23,7 +23,7 @@ func TestRegistryListsLiveWorkers(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{WorkerTTL: time.Second}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{WorkerTTL: time.Second}, "q"))
 	names := jetpool.DefaultNames()
 
 	workers, err := registry.List(ctx, env.JS, names)
@@ -70,7 +70,7 @@ func TestAnnouncementsCarryARate(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	names := jetpool.DefaultNames()
 	var done uint64
 	a, err := registry.NewAnnouncer(ctx, env.JS, names, registry.Worker{Queue: "q", Concurrency: 1}, nil, env.Log)

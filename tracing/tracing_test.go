@@ -2,11 +2,11 @@ package tracing_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
@@ -33,7 +33,7 @@ func TestTraceFollowsAJobThroughAPipeline(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "one", "two"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "one", "two"))
 	pool := func(queue string, h jetpool.HandlerFunc) {
 		p, err := consumer.New(env.JS, consumer.Config{Queue: queue, Concurrency: 2, Logger: env.Log},
 			jetpool.Chain(h, tracing.Middleware(queue)))

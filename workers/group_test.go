@@ -2,12 +2,12 @@ package workers_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
@@ -25,7 +25,7 @@ func TestGroupServesSeveralQueues(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "resize", "mail"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "resize", "mail"))
 
 	var mu sync.Mutex
 	seen := map[string][]string{}

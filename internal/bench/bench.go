@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"math"
 	"os"
@@ -356,25 +357,25 @@ func (b *bench) stepContext(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, time.Minute+time.Duration(b.o.Jobs)*time.Millisecond)
 }
 
-// topology is one provisioned set of streams and buckets, under a prefix of
+// provisioned is one provisioned set of streams and buckets, under a prefix of
 // its own, with the queue's consumer.
-type topology struct {
+type provisioned struct {
 	names  jetpool.Names
 	stream jetstream.Stream
 	cons   jetstream.Consumer
 }
 
 // provision creates a fresh topology named after tag; drop deletes it.
-func (b *bench) provision(ctx context.Context, tag string) (*topology, error) {
+func (b *bench) provision(ctx context.Context, tag string) (*provisioned, error) {
 	b.seq++
 	names, err := jetpool.NewNames(fmt.Sprintf("%s-%d-%s", b.prefix, b.seq, tag))
 	if err != nil {
 		return nil, err
 	}
-	if err := broker.Provision(ctx, b.subJS, broker.ProvisionOptions{Names: names}, queue); err != nil {
+	if err := topology.Provision(ctx, b.subJS, topology.Options{Names: names}, queue); err != nil {
 		return nil, fmt.Errorf("bench: provision: %w", err)
 	}
-	t := &topology{names: names}
+	t := &provisioned{names: names}
 	if t.stream, err = b.subJS.Stream(ctx, names.WorkStream()); err != nil {
 		return nil, fmt.Errorf("bench: open stream: %w", err)
 	}
@@ -388,7 +389,7 @@ func (b *bench) provision(ctx context.Context, tag string) (*topology, error) {
 // prefix, key-value buckets' included, whatever provisioning made), so that
 // a shared server keeps nothing of the bench and later steps do not share
 // its files.
-func (b *bench) drop(t *topology) {
+func (b *bench) drop(t *provisioned) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	norm := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
@@ -414,7 +415,7 @@ func (b *bench) drop(t *topology) {
 }
 
 // waitEmpty polls until t's work stream holds no message: every job acked.
-func waitEmpty(ctx context.Context, t *topology) error {
+func waitEmpty(ctx context.Context, t *provisioned) error {
 	for {
 		info, err := t.stream.Info(ctx)
 		if err != nil {

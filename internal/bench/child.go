@@ -22,7 +22,7 @@ type child struct {
 
 // startJetpool starts `jetpool ARGS --prefix PREFIX` (Options.Worker)
 // against the bench's server, stdin from stdin when not nil.
-func (b *bench) startJetpool(ctx context.Context, t *topology, stdin io.Reader, args ...string) (*child, error) {
+func (b *bench) startJetpool(ctx context.Context, t *provisioned, stdin io.Reader, args ...string) (*child, error) {
 	cmd := b.o.Worker(ctx, append(args, "--prefix", t.names.Prefix(), "--log-level", "warn"))
 	// The URL goes in the environment, not on a command line anyone can read.
 	if cmd.Env == nil {

@@ -83,7 +83,7 @@ func (b *bench) command(ctx context.Context, kind string, rep, steps int) error 
 
 // jetpoolCommands runs `jetpool enqueue - --batch BATCH` on lines, then
 // `jetpool batch wait BATCH`.
-func (b *bench) jetpoolCommands(ctx context.Context, t *topology, batch string, lines io.Reader) error {
+func (b *bench) jetpoolCommands(ctx context.Context, t *provisioned, batch string, lines io.Reader) error {
 	enq, err := b.startJetpool(ctx, t, lines, "enqueue", queue, "-", "--batch", batch)
 	if err == nil {
 		err = enq.wait(ctx)
@@ -103,7 +103,7 @@ func (b *bench) jetpoolCommands(ctx context.Context, t *topology, batch string, 
 
 // rawCommands runs the raw publisher process on lines, then waits for the
 // raw consumer process to exit and the stream to be empty.
-func (b *bench) rawCommands(ctx context.Context, t *topology, consumer *child, batch string, lines io.Reader) error {
+func (b *bench) rawCommands(ctx context.Context, t *provisioned, consumer *child, batch string, lines io.Reader) error {
 	pub, err := b.startJetpool(ctx, t, lines, "bench", "raw-publish", queue, batch)
 	if err == nil {
 		err = pub.wait(ctx)
@@ -119,7 +119,7 @@ func (b *bench) rawCommands(ctx context.Context, t *topology, consumer *child, b
 
 // commandDone is how many jobs of the command pipeline the worker has
 // acknowledged so far.
-func (b *bench) commandDone(ctx context.Context, t *topology) int {
+func (b *bench) commandDone(ctx context.Context, t *provisioned) int {
 	ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	info, err := t.cons.Info(ctx)

@@ -75,7 +75,7 @@ func (b *bench) latency(ctx context.Context, kind string, rep, steps int, rate f
 // sender returns the function that publishes the i-th paced job: raw, a
 // synchronous JetStream publish, to one subject or (RawSubjectPerJob) to
 // the job's own; jetpool, producer.Enqueue.
-func (b *bench) sender(kind string, t *topology) (func(ctx context.Context, i int) error, error) {
+func (b *bench) sender(kind string, t *provisioned) (func(ctx context.Context, i int) error, error) {
 	if kind != Jetpool {
 		subject := func(int) string { return t.names.JobSubject(queue, "raw") }
 		if kind == RawSubjectPerJob {

@@ -126,7 +126,7 @@ func (b *bench) endToEnd(ctx context.Context, kind string, rep, steps int) error
 
 // streamMsgs is how many messages t's work stream holds; 0 when it cannot
 // tell within a tenth of a second.
-func streamMsgs(ctx context.Context, t *topology) int {
+func streamMsgs(ctx context.Context, t *provisioned) int {
 	ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	info, err := t.stream.Info(ctx)
@@ -143,7 +143,7 @@ func (b *bench) record(figure, kind string, rep, n int, d time.Duration) {
 // rawPublish publishes the N jobs with PublishMsgAsync, RawWindow
 // awaiting acknowledgement at once, each with its ID in Nats-Msg-Id, and
 // waits for every acknowledgement.
-func (b *bench) rawPublish(ctx context.Context, t *topology, published *atomic.Int64) error {
+func (b *bench) rawPublish(ctx context.Context, t *provisioned, published *atomic.Int64) error {
 	msgs := func(yield func(id string, payload []byte) bool) {
 		for _, id := range b.ids {
 			if !yield(id, b.payload) {
@@ -198,7 +198,7 @@ func (b *bench) items(payload []byte, n int) []producer.Item {
 	return items
 }
 
-func (b *bench) producer(t *topology) (*producer.Producer, error) {
+func (b *bench) producer(t *provisioned) (*producer.Producer, error) {
 	return producer.New(b.pubJS, producer.Options{Names: t.names, Logger: b.log})
 }
 
@@ -237,7 +237,7 @@ func (b *bench) jetpoolEndToEnd(ctx context.Context, p *producer.Producer) error
 // concurrency with a no-op handler. Each message received is counted, and
 // given to seen first when seen is not nil. stop ends the consumer and
 // reports what went wrong meanwhile.
-func (b *bench) startConsumer(ctx context.Context, kind string, t *topology, got *counter, seen func(nats.Header)) (stop func() error, err error) {
+func (b *bench) startConsumer(ctx context.Context, kind string, t *provisioned, got *counter, seen func(nats.Header)) (stop func() error, err error) {
 	if kind != Jetpool {
 		return startRawPullers(t.cons, got, seen)
 	}

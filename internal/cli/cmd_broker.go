@@ -10,7 +10,7 @@ import (
 
 	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/config"
-	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -76,7 +76,7 @@ process, so it needs no TLS flags.
 				a.log.Info("broker stopped")
 			}()
 			if !noProvision {
-				if err := a.provisionBroker(cmd.Context(), srv, cfg, broker.ProvisionOptions{Names: names, Replicas: replicas}); err != nil {
+				if err := a.provisionBroker(cmd.Context(), srv, cfg, topology.Options{Names: names, Replicas: replicas}); err != nil {
 					return err
 				}
 			}
@@ -163,7 +163,7 @@ func (a *app) brokerClient(srv *broker.Server, cfg *config.Config, extra ...nats
 // `jetpool provision` set (an AckWait, limits). In a cluster the first
 // attempts may fail until a meta leader is elected, so it retries for a
 // while.
-func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *config.Config, o broker.ProvisionOptions) error {
+func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *config.Config, o topology.Options) error {
 	nc, err := a.brokerClient(srv, cfg)
 	if err != nil {
 		return err
@@ -193,7 +193,7 @@ func (a *app) provisionCommand() *cobra.Command {
 	var replicas int
 	var maxMsgSize int64
 	var asJSON bool
-	var o broker.ProvisionOptions
+	var o topology.Options
 	cmd := &cobra.Command{
 		Use:   "provision [QUEUE...]",
 		Short: "Create or update the streams, buckets and queue consumers, idempotently",
@@ -216,7 +216,7 @@ names it.`,
 			o.Names, o.Replicas, o.MaxMsgSize = s.names, replicas, int32(maxMsgSize)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			if err := broker.Provision(ctx, s.js, o, queues...); err != nil {
+			if err := topology.Provision(ctx, s.js, o, queues...); err != nil {
 				return err
 			}
 			if asJSON {

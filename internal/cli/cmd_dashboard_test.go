@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +26,7 @@ func TestDashboardListenRules(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	url := env.Server.ClientURL()
 
 	res := runJetpool(t, ctx, "", "--nats-url", url, "dashboard", "--listen", "0.0.0.0:0")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"os"
 	"strconv"
@@ -85,7 +86,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 	fmt.Fprintf(a.stdout, "jetpool demo: embedded broker at %s, %d cycles of %d items, parse -> store, %d workers per stage\n",
 		srv.ClientURL(), o.cycles, o.jobs, o.concurrency)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = broker.Provision(pctx, js, broker.ProvisionOptions{}, "parse", "store")
+	err = topology.Provision(pctx, js, topology.Options{}, "parse", "store")
 	cancel()
 	if err != nil {
 		return err

@@ -3,12 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"github.com/jetpool/jetpool/topology"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/locate"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,7 +24,7 @@ func TestJobShowSaysWhereAJobIs(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q", "doomed"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q", "doomed"))
 	url := env.Server.ClientURL()
 	show := func(id string) locate.Location {
 		t.Helper()
@@ -65,7 +65,7 @@ func TestJobShowSaysWhereAJobIs(t *testing.T) {
 	require.NoError(t, held.Ack())
 
 	// Running: a live worker lists it.
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "slow"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "slow"))
 	require.Equal(t, ExitOK, runJetpool(t, ctx, "", "--nats-url", url, "enqueue", "slow", "sleepy", "--id", "s1").code)
 	startWorker(t, url, "--queue", "slow", "--builtin", "sleep=1m", "--grace", "1s")
 	natstest.Eventually(t, 30*time.Second, func() bool { return show("s1").State == locate.Running }, "job s1 shown running")

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/spf13/cobra"
 )

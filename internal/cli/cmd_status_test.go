@@ -3,12 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/registry"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,7 +23,7 @@ func TestStatusShowsUnconsumedQueuesAndWorkers(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	url := env.Server.ClientURL()
 	for range 5 {
 		res := runJetpool(t, ctx, "", "--nats-url", url, "enqueue", "nobody", "hello")
@@ -88,7 +88,7 @@ func TestStatusShowsMetaLeaderAndConsumerLeaders(t *testing.T) {
 	c := natstest.StartCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, c.JS, broker.ProvisionOptions{Replicas: 3}, "q"))
+	require.NoError(t, topology.Provision(ctx, c.JS, topology.Options{Replicas: 3}, "q"))
 	var monitor string
 	status := func() Status {
 		t.Helper()
@@ -171,7 +171,7 @@ func TestStatusShowsReturnedJobsAwaitingRedelivery(t *testing.T) {
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	url := env.Server.ClientURL()
 	queue := func() QueueStatus {
 		t.Helper()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
-	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/jetpool/jetpool/metrics"
 	"github.com/jetpool/jetpool/workers"
 	"github.com/spf13/cobra"

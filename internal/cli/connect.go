@@ -15,7 +15,7 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/config"
-	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )

@@ -3,13 +3,13 @@ package locate_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/topology"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/broker"
 	"github.com/jetpool/jetpool/internal/locate"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
@@ -29,7 +29,7 @@ func TestLookupCost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	names := jetpool.DefaultNames()
-	require.NoError(t, broker.Provision(ctx, env.JS, broker.ProvisionOptions{}, "q"))
+	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "q"))
 	const perBatch = 1000
 	for i := range n {
 		batch := fmt.Sprintf("b%d", i/perBatch)

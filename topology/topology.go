@@ -34,19 +34,42 @@ const (
 	DefaultMaxMsgSize    = 1 << 20
 )
 
-// Options shape the topology. The zero value gives the defaults.
+// Options shape the topology. The zero value gives the defaults; a field
+// left at zero (or negative) takes its default in [Options.WithDefaults].
 type Options struct {
-	Names         jetpool.Names
-	Replicas      int           // stream and bucket replicas; 1 when zero
-	Duplicates    time.Duration // dedup window of the work stream
-	MaxMsgSize    int32         // largest job payload plus headers, bytes
-	MaxMsgs       int64         // work stream message limit; 0 for none
-	MaxBytes      int64         // work stream byte limit; 0 for none
-	AckWait       time.Duration // redelivery delay of an unacknowledged job
-	MaxAckPending int           // per-queue limit of unacknowledged jobs
-	LeaseTTL      time.Duration // manager leader lease lifetime
-	BatchTTL      time.Duration // how long batch manifests are kept
-	WorkerTTL     time.Duration // how long a silent worker process stays listed
+	// Names derives every stream, subject, bucket and consumer name from a
+	// prefix; the zero value uses [jetpool.DefaultPrefix].
+	Names jetpool.Names
+	// Replicas is the replica count of the streams and buckets; 1 when zero.
+	Replicas int
+	// Duplicates is the work stream's deduplication window: an enqueue
+	// re-run with the same job IDs inside it creates no second job.
+	// Default [DefaultDuplicates].
+	Duplicates time.Duration
+	// MaxMsgSize is the largest job message, payload plus headers, in bytes.
+	// Default [DefaultMaxMsgSize].
+	MaxMsgSize int32
+	// MaxMsgs limits the messages the work stream holds; 0 for no limit. A
+	// full stream refuses an enqueue with an error, never dropping a job.
+	MaxMsgs int64
+	// MaxBytes limits the bytes the work stream holds; 0 for no limit.
+	MaxBytes int64
+	// AckWait is how long a delivered job may go unacknowledged (without a
+	// heartbeat) before the server redelivers it. Default [DefaultAckWait].
+	AckWait time.Duration
+	// MaxAckPending is each queue consumer's limit of unacknowledged jobs,
+	// at least the total concurrency of the queue's pools.
+	// Default [DefaultMaxAckPending].
+	MaxAckPending int
+	// LeaseTTL is the lifetime of a manager's leader lease.
+	// Default [DefaultLeaseTTL].
+	LeaseTTL time.Duration
+	// BatchTTL is how long batch manifests and reports are kept.
+	// Default [DefaultBatchTTL].
+	BatchTTL time.Duration
+	// WorkerTTL is how long a worker process that stopped announcing itself
+	// stays listed. Default [DefaultWorkerTTL].
+	WorkerTTL time.Duration
 }
 
 // WithDefaults returns o with every zero field set to its default.

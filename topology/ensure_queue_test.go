@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool/internal/natstest"
-	"github.com/jetpool/jetpool/internal/topology"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
