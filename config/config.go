@@ -36,7 +36,6 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/consumer"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -64,9 +63,13 @@ type Pool struct {
 	Backoff     Backoff       `yaml:"backoff"`
 }
 
-// Backoff is the retry delay of a pool (keys initial and max): the
-// consumer's own type.
-type Backoff = consumer.Backoff
+// Backoff is the retry delay of a pool: the delay before retry n is drawn
+// between half and all of min(Max, Initial * 2^(n-1)). Zero fields take the
+// consumer's defaults.
+type Backoff struct {
+	Initial time.Duration `yaml:"initial"` // first delay
+	Max     time.Duration `yaml:"max"`     // largest delay
+}
 
 // Load reads the file at path (none when path is empty), overlays the
 // environment and validates.
@@ -176,17 +179,3 @@ func (p Pool) validate(key string) error {
 
 // Pool returns the settings of queue (zero when the file has none).
 func (c *Config) Pool(queue string) Pool { return c.Pools[queue] }
-
-// ConsumerConfig returns the worker pool configuration of queue: the
-// installation's names and the file's concurrency, timeout, attempts and
-// backoff for the queue, zero (the consumer's defaults) where the file sets
-// none. Set the Logger and the rest on the result.
-func (c *Config) ConsumerConfig(queue string) consumer.Config {
-	names, err := jetpool.NewNames(c.Prefix)
-	if err != nil {
-		names = jetpool.DefaultNames() // Validate refuses such a prefix
-	}
-	p := c.Pool(queue)
-	return consumer.Config{Queue: queue, Names: names, Concurrency: p.Concurrency, Timeout: p.Timeout,
-		MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
-}

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/config"
-	"github.com/jetpool/jetpool/consumer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -158,25 +156,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error names a Go type: %v", err)
 		}
 	})
-}
-
-// A file's pool becomes the consumer.Config a worker pool takes, with the
-// installation's names; Backoff is one type for both.
-func TestConsumerConfigFromPool(t *testing.T) {
-	cfg, err := config.Load(write(t, `
-prefix: acme
-pools:
-  resize:
-    concurrency: 8
-    timeout: 30s
-    max_attempts: 3
-    backoff: {initial: 2s, max: 1m}
-`))
-	require.NoError(t, err)
-	names, err := jetpool.NewNames("acme")
-	require.NoError(t, err)
-	var b consumer.Backoff = cfg.Pool("resize").Backoff
-	assert.Equal(t, consumer.Config{Queue: "resize", Names: names, Concurrency: 8, Timeout: 30 * time.Second, MaxAttempts: 3,
-		Backoff: b}, cfg.ConsumerConfig("resize"))
-	assert.Equal(t, consumer.Config{Queue: "other", Names: names}, cfg.ConsumerConfig("other"), "no pool: the consumer's defaults")
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/internal/queuedepth"
 	"log/slog"
 	"time"
 
@@ -33,34 +34,14 @@ func (m *Metrics) WatchQueues(ctx context.Context, js jetstream.JetStream, names
 func (m *Metrics) refreshDepths(ctx context.Context, js jetstream.JetStream, names jetpool.Names) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	depth, err := QueueCounts(ctx, js, names.WorkStream(), names.JobsWildcard(), names)
+	depth, err := queuedepth.Count(ctx, js, names.WorkStream(), names.JobsWildcard(), names)
 	if err != nil {
 		return err
 	}
-	dead, err := QueueCounts(ctx, js, names.DeadStream(), names.DeadWildcard(), names)
+	dead, err := queuedepth.Count(ctx, js, names.DeadStream(), names.DeadWildcard(), names)
 	if err != nil {
 		return err
 	}
 	m.setDepths(depth, dead)
 	return nil
-}
-
-// QueueCounts counts a stream's messages under filter per queue, from one
-// snapshot of its subjects.
-func QueueCounts(ctx context.Context, js jetstream.JetStream, stream, filter string, names jetpool.Names) (map[string]int, error) {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	for subj, n := range info.State.Subjects {
-		if q, _, ok := names.SplitSubject(subj); ok {
-			out[q] += int(n)
-		}
-	}
-	return out, nil
 }

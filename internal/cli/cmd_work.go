@@ -11,8 +11,8 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
-	"github.com/jetpool/jetpool/topology"
 	"github.com/jetpool/jetpool/metrics"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/jetpool/jetpool/workers"
 	"github.com/spf13/cobra"
 )
@@ -102,7 +102,7 @@ by default) and changes nothing that exists; leave it off in a cluster where
 			queues := make([]workers.Queue, len(specs))
 			running := make([]*runningJobs, len(specs))
 			for i, q := range specs {
-				cfg := s.cfg.ConsumerConfig(q.name) // the config file's pool, flags over it
+				cfg := consumerConfig(s.cfg, q.name) // the config file's pool, flags over it
 				cfg.Names, cfg.Logger, cfg.ShutdownGrace = s.names, a.log, grace
 				cfg.Concurrency = pick(q.concurrency, pick(concurrency, cfg.Concurrency))
 				cfg.Timeout = pickDur(timeout, cfg.Timeout)

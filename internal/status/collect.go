@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/internal/queuedepth"
 	"sort"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/metrics"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/jetpool/jetpool/registry"
 	"github.com/nats-io/nats.go"
@@ -23,11 +23,11 @@ func Collect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names j
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w (run jetpool provision?)", names.WorkStream(), err)
 	}
-	queued, err := metrics.QueueCounts(ctx, js, names.WorkStream(), names.JobsWildcard(), names)
+	queued, err := queuedepth.Count(ctx, js, names.WorkStream(), names.JobsWildcard(), names)
 	if err != nil {
 		return nil, err
 	}
-	dead, err := metrics.QueueCounts(ctx, js, names.DeadStream(), names.DeadWildcard(), names)
+	dead, err := queuedepth.Count(ctx, js, names.DeadStream(), names.DeadWildcard(), names)
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, err
 	}
