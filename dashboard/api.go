@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"net/http"
 	"strconv"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/dlq"
 	"github.com/jetpool/jetpool/internal/status"
-	"github.com/jetpool/jetpool/producer"
 )
 
 // maxPage bounds the batches and dead letters of one page.
@@ -46,13 +46,13 @@ func (h *Handler) apiBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.ctx(r)
 	defer cancel()
-	p, err := producer.New(h.js, producer.Options{Names: h.opts.Names})
+	batches, err := batch.New(h.js, batch.Options{Names: h.opts.Names})
 	if err != nil {
 		h.reply(w, r, nil, err)
 		return
 	}
-	rep, err := p.Reconcile(ctx, id)
-	if errors.Is(err, producer.ErrBatchNotFound) {
+	rep, err := batches.Reconcile(ctx, id)
+	if errors.Is(err, batch.ErrBatchNotFound) {
 		err = notFound(err)
 	}
 	h.reply(w, r, rep, err)

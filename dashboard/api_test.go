@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -51,7 +52,7 @@ func TestAPIStatusBatchesAndJobs(t *testing.T) {
 	assert.Equal(t, "b0", older.Reports[0].Batch)
 	assert.Zero(t, older.Next, "the last page")
 
-	var rep producer.Report
+	var rep batch.Report
 	require.Equal(t, http.StatusOK, s.get(t, "api/batch?id=b1", &rep))
 	assert.Equal(t, map[string]int{"q": 2}, rep.PendingByQueue)
 	assert.Equal(t, http.StatusNotFound, s.get(t, "api/batch?id=nope", nil))

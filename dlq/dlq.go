@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -33,9 +33,9 @@ type Letter struct {
 
 // Admin manages the dead-letter stream.
 type Admin struct {
-	js    jetstream.JetStream
-	names jetpool.Names
-	prod  *producer.Producer
+	js      jetstream.JetStream
+	names   jetpool.Names
+	batches *batch.Client // reopens the batch of a retried job
 }
 
 // Options configure an [Admin]. The zero value is ready to use.
@@ -48,11 +48,14 @@ type Options struct {
 
 // New returns an Admin for the installation o names.
 func New(js jetstream.JetStream, o Options) (*Admin, error) {
-	p, err := producer.New(js, producer.Options{Names: o.Names, Logger: o.Logger})
+	if js == nil {
+		return nil, errors.New("dlq: nil JetStream")
+	}
+	b, err := batch.New(js, batch.Options{Names: o.Names, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{js: js, names: o.Names, prod: p}, nil
+	return &Admin{js: js, names: o.Names, batches: b}, nil
 }
 
 // List returns every dead job of queue, oldest first.
@@ -177,7 +180,7 @@ func (a *Admin) retry(ctx context.Context, l Letter) error {
 	msgID := l.JobID + "-retry-" + strconv.FormatUint(l.Seq, 10)
 	msg.Header.Set(jetpool.HeaderMsgID, msgID)
 	msg.Header.Set(jetpool.HeaderJobID, l.JobID)
-	if err := a.prod.ReopenBatch(ctx, l.Batch); err != nil && !errors.Is(err, producer.ErrBatchNotFound) {
+	if err := a.batches.Reopen(ctx, l.Batch); err != nil && !errors.Is(err, batch.ErrBatchNotFound) {
 		return err
 	}
 	if _, err := a.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(a.names.WorkStream())); err != nil {

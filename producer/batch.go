@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/internal/manifest"
 	"strings"
 	"time"
 
@@ -151,7 +153,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	}
 
 	seq := &sequence{owner: jetpool.NewID(), ids: b.JobIDs}
-	claimed, err := p.updateManifestFrom(ctx, o.id, queue, nil, jetpool.NewID(), seq.resume)
+	claimed, err := p.store.UpdateFrom(ctx, o.id, queue, nil, jetpool.NewID(), seq.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +171,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	// manifest matches what JetStream holds.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	_, err = p.updateManifestFrom(mctx, o.id, "", w.written, jetpool.NewID(), func(m *Manifest) error {
+	_, err = p.store.UpdateFrom(mctx, o.id, "", w.written, jetpool.NewID(), func(m *manifest.Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}
@@ -261,7 +263,7 @@ func headerSize(h nats.Header, id string) int {
 }
 
 // Wait blocks until the batch is done or ctx ends; see [Producer.Wait].
-func (b *Batch) Wait(ctx context.Context, opts ...WaitOption) (*Report, error) {
+func (b *Batch) Wait(ctx context.Context, opts ...batch.WaitOption) (*batch.Report, error) {
 	if b.producer == nil {
 		return nil, errors.New("producer: batch has no producer")
 	}

@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/topology"
 	"runtime"
 	"strconv"
@@ -58,12 +59,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		its := benchItems(i, payload)
-		batch, err := p.EnqueueBatch(ctx, "bench", its)
+		enq, err := p.EnqueueBatch(ctx, "bench", its)
 		if err != nil {
 			b.Fatal(err)
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		if _, err := batch.Wait(wctx, producer.WithPolling(time.Millisecond, 20*time.Millisecond)); err != nil {
+		if _, err := enq.Wait(wctx, batch.WithPolling(time.Millisecond, 20*time.Millisecond)); err != nil {
 			b.Fatal(err)
 		}
 		cancel()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/internal/manifest"
 	"slices"
 )
 
@@ -28,7 +30,7 @@ func (w *window) checkpoint(ctx context.Context, pos int) {
 	cw := &checkpointWrite{done: make(chan checkpointDone, 1), op: jetpool.NewID(), until: until, mayRepeat: mayRepeat}
 	w.recording = cw
 	go func() {
-		written, err := w.p.updateManifestFrom(ctx, batch, "", written, cw.op, func(m *Manifest) error {
+		written, err := w.p.store.UpdateFrom(ctx, batch, "", written, cw.op, func(m *manifest.Manifest) error {
 			if err := owns(m); err != nil {
 				return err
 			}
@@ -58,7 +60,7 @@ func (c *checkpointWrite) answer() <-chan checkpointDone {
 
 // checkpointDone is the outcome of a checkpoint.
 type checkpointDone struct {
-	written *writtenManifest
+	written *manifest.Written
 	err     error
 }
 
@@ -77,14 +79,14 @@ func (w *window) checkpointed(c checkpointDone) {
 	if w.stopped == nil {
 		w.stopped = c.err
 	}
-	if errors.Is(c.err, ErrTakenOver) {
+	if errors.Is(c.err, batch.ErrTakenOver) {
 		w.fenced = c.err
 	}
 }
 
 // mayRepeatIn is the part of b.MayRepeat that m already counts, m being the
 // manifest as it stands when this enqueue records its end.
-func (w *window) mayRepeatIn(m *Manifest) int {
+func (w *window) mayRepeatIn(m *manifest.Manifest) int {
 	if u := w.unconfirmed; u != nil && slices.Contains(m.Ops, u.op) {
 		return u.mayRepeat // written after all
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/internal/manifest"
+	"github.com/jetpool/jetpool/internal/retry"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -79,15 +81,15 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 		// Create the manifest first, so the batch exists before its job.
-		if _, err := p.updateManifest(ctx, o.batch, queue, func(*Manifest) error { return nil }); err != nil {
+		if _, err := p.store.Update(ctx, o.batch, queue, func(*manifest.Manifest) error { return nil }); err != nil {
 			return "", err
 		}
 	}
 	var ack *jetstream.PubAck
 	unanswered := false // an attempt went out and got no answer
-	err = retryUntil(ctx, deadline, p.opts.AckTimeout, func(actx context.Context) (err error) {
+	err = retry.Until(ctx, deadline, p.opts.AckTimeout, func(actx context.Context) (err error) {
 		ack, err = p.js.PublishMsg(actx, msg)
-		if err != nil && transient(err) {
+		if err != nil && retry.Transient(err) {
 			unanswered = true
 		}
 		return err
@@ -106,7 +108,7 @@ func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, op
 		ack.Duplicate = false
 	}
 	if o.batch != "" && !ack.Duplicate {
-		_, err := p.updateManifest(ctx, o.batch, queue, func(m *Manifest) error {
+		_, err := p.store.Update(ctx, o.batch, queue, func(m *manifest.Manifest) error {
 			m.Singles++
 			m.Expected++
 			m.Report, m.Finished = nil, nil
@@ -161,7 +163,7 @@ func (p *Producer) publishError(id, queue string, size int, err error) error {
 		return fmt.Errorf("%w: job %s: payload of %d bytes (plus about 150 bytes of headers) exceeds the maximum message size of %s: %w", ErrNotEnqueued, id, size, limit, err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders):
 		return fmt.Errorf("%w: job %s: no stream answered for queue %s (is the topology provisioned? is the cluster electing a leader?): %w", ErrNotEnqueued, id, queue, err)
-	case transient(err) || errors.Is(err, context.Canceled):
+	case retry.Transient(err) || errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: job %s to queue %s: no acknowledgement from JetStream: %w", ErrNotEnqueued, id, queue, err)
 	}
 	return fmt.Errorf("%w: job %s to queue %s: %w", ErrNotEnqueued, id, queue, err)
@@ -177,8 +179,8 @@ func oversize(err error) bool {
 // maxMsgSize is the work stream's message size limit, 0 when unknown.
 func (p *Producer) maxMsgSize(ctx context.Context) (int, error) {
 	var size int
-	err := retry(ctx, p.opts.RequestTimeout, func(rctx context.Context) error {
-		work, _, err := p.streams(rctx)
+	err := retry.Do(ctx, p.opts.RequestTimeout, func(rctx context.Context) error {
+		work, _, err := p.store.Streams(rctx)
 		if err != nil {
 			return err
 		}
@@ -190,20 +192,16 @@ func (p *Producer) maxMsgSize(ctx context.Context) (int, error) {
 
 // cachedDedup is the work stream's deduplication window, 0 when unknown.
 func (p *Producer) cachedDedup() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.work == nil {
-		return 0
+	if cfg := p.store.CachedWork(); cfg != nil {
+		return cfg.Duplicates
 	}
-	return p.work.CachedInfo().Config.Duplicates
+	return 0
 }
 
 // cachedMaxMsgSize is the limit known without asking the server.
 func (p *Producer) cachedMaxMsgSize() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.work == nil {
-		return 0
+	if cfg := p.store.CachedWork(); cfg != nil {
+		return int(cfg.MaxMsgSize)
 	}
-	return int(p.work.CachedInfo().Config.MaxMsgSize)
+	return 0
 }

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"sync/atomic"
@@ -133,7 +134,7 @@ func TestWaitSurvivesLeaderLoss(t *testing.T) {
 				mu.Unlock()
 			})
 			type result struct {
-				r   *producer.Report
+				r   *batch.Report
 				err error
 				at  time.Time
 			}

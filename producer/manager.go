@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/internal/retry"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -34,7 +36,7 @@ type ManagerConfig struct {
 	// OnCycle, when set, receives each cycle's final report.
 	OnCycle func(CycleReport)
 	// Progress, when set, receives intermediate reports during the wait.
-	Progress func(*Report)
+	Progress func(*batch.Report)
 	// Cycles stops the manager after that many cycles it led; 0 for no limit.
 	Cycles int
 	// LeaseTTL is the leader lease lifetime, used only when the lease bucket
@@ -54,7 +56,7 @@ type ManagerConfig struct {
 type CycleReport struct {
 	Cycle    int64 // the slot number: start time divided by the interval
 	Batch    string
-	Report   *Report
+	Report   *batch.Report
 	Duration time.Duration
 	Overrun  bool
 	Err      error
@@ -166,7 +168,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		start := time.Now()
 		slot := start.UnixNano() / int64(m.cfg.Interval)
 		if slot <= last { // never run one slot twice
-			if !sleep(ctx, time.Duration((last+1)*int64(m.cfg.Interval)-start.UnixNano())) {
+			if !retry.Sleep(ctx, time.Duration((last+1)*int64(m.cfg.Interval)-start.UnixNano())) {
 				break
 			}
 			continue
@@ -183,7 +185,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		if rep.Overrun {
 			continue
 		}
-		if !sleep(ctx, m.cfg.Interval-time.Since(start)) {
+		if !retry.Sleep(ctx, m.cfg.Interval-time.Since(start)) {
 			break
 		}
 	}
@@ -223,9 +225,9 @@ func (m *Manager) keepLease(ctx context.Context, l *lease, won chan<- struct{}) 
 // cycle runs one cycle: source, enqueue, join.
 func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 	start := time.Now()
-	batch := m.cfg.Name + "-" + strconv.FormatInt(slot, 10)
-	rep = CycleReport{Cycle: slot, Batch: batch}
-	log := m.log.With("batch", batch)
+	id := m.cfg.Name + "-" + strconv.FormatInt(slot, 10)
+	rep = CycleReport{Cycle: slot, Batch: id}
+	log := m.log.With("batch", id)
 	defer func() { rep.Duration = time.Since(start) }()
 
 	items, err := m.callSource(ctx)
@@ -239,10 +241,10 @@ func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 		if items[i].ID == "" {
 			items[i].ID = strconv.Itoa(i)
 		}
-		items[i].ID = batch + "-" + items[i].ID
+		items[i].ID = id + "-" + items[i].ID
 	}
 	m.cycles.Add(1)
-	if err := m.enqueue(ctx, slot, batch, items); err != nil {
+	if err := m.enqueue(ctx, slot, id, items); err != nil {
 		m.enqueueErrors.Add(1)
 		rep.Err = err
 		if errors.Is(err, ErrBatchMismatch) {
@@ -255,18 +257,18 @@ func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 			return rep
 		}
 	}
-	var opts []WaitOption
+	var opts []batch.WaitOption
 	if m.cfg.Progress != nil {
-		opts = append(opts, WithProgress(m.cfg.Progress))
+		opts = append(opts, batch.WithProgress(m.cfg.Progress))
 	}
-	r, err := m.p.Wait(ctx, batch, opts...)
+	r, err := m.p.Wait(ctx, id, opts...)
 	rep.Report = r
 	if err != nil && ctx.Err() == nil {
 		rep.Err = err
 		log.Error("waiting for cycle", "error", err)
 	}
 	if r != nil && r.NotEnqueued > 0 && rep.Err == nil {
-		rep.Err = fmt.Errorf("cycle %s: %d jobs not enqueued", batch, r.NotEnqueued)
+		rep.Err = fmt.Errorf("cycle %s: %d jobs not enqueued", id, r.NotEnqueued)
 	}
 	took := time.Since(start)
 	if took > m.cfg.Interval {
@@ -293,11 +295,11 @@ func (m *Manager) enqueue(ctx context.Context, slot int64, batch string, items [
 	for n := 0; ; n++ {
 		_, err := m.p.EnqueueBatch(ctx, m.cfg.Queue, items, WithBatchID(batch))
 		var pe *PartialError
-		if err == nil || !errors.As(err, &pe) && !transient(err) || ctx.Err() != nil {
+		if err == nil || !errors.As(err, &pe) && !retry.Transient(err) || ctx.Err() != nil {
 			return err
 		}
 		m.log.Warn("cycle incomplete; sending the missing jobs again", "batch", batch, "error", err)
-		if !sleep(ctx, retryDelay(n)) {
+		if !retry.Sleep(ctx, retry.Delay(n)) {
 			return err
 		}
 	}
@@ -310,19 +312,4 @@ func (m *Manager) callSource(ctx context.Context) (items []Item, err error) {
 		}
 	}()
 	return m.cfg.Source(ctx)
-}
-
-// sleep waits d or until ctx ends, and reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"sync"
@@ -213,7 +214,7 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 		return nil
 	})
 	var mu sync.Mutex
-	var reports []*producer.Report
+	var reports []*batch.Report
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
 		Name: "retry", Queue: "q", Interval: 50 * time.Millisecond, Cycles: 2, Logger: env.Log,
 		Source: func(ctx context.Context) ([]producer.Item, error) {

@@ -3,12 +3,12 @@ package producer
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/internal/manifest"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -55,11 +55,8 @@ type Producer struct {
 
 	stats stats
 
-	mu      sync.Mutex
-	batches jetstream.KeyValue
-	work    jetstream.Stream
-	dead    jetstream.Stream
-	waiting topology.WaitLog // rate-limits the log while the topology is missing
+	store   *manifest.Store // the manifests this producer writes, and the streams
+	batches *batch.Client   // the join, for Wait and Reconcile
 }
 
 // New returns a producer that publishes through js.
@@ -82,7 +79,13 @@ func New(js jetstream.JetStream, opts Options) (*Producer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Producer{js: js, opts: opts, log: opts.Logger}, nil
+	batches, err := batch.New(js, batch.Options{Names: opts.Names, Timeout: opts.Timeout,
+		RequestTimeout: opts.RequestTimeout, Provision: opts.Provision, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{js: js, opts: opts, log: opts.Logger, batches: batches,
+		store: manifest.NewStore(js, opts.Names, opts.Provision, opts.RequestTimeout, opts.Logger)}, nil
 }
 
 // Close releases what the producer keeps between calls: the publishers of
@@ -104,66 +107,19 @@ func (p *Producer) withTimeout(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeout(ctx, p.opts.Timeout)
 }
 
-// batchBucket opens the batch bucket once the work and dead-letter streams
-// and the bucket exist, waiting for them (or, with Options.Provision,
-// creating what is missing) until ctx ends.
-func (p *Producer) batchBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	p.mu.Lock()
-	kv := p.batches
-	p.mu.Unlock()
-	if kv != nil {
-		return kv, nil
-	}
-	if p.opts.Provision {
-		if err := topology.CreateMissing(ctx, p.js, topology.Options{Names: p.opts.Names}); err != nil {
-			return nil, err
-		}
-	}
-	w := topology.Waiter{Logger: p.log, Hint: `run "jetpool provision QUEUE"`, Log: &p.waiting}
-	err := w.Wait(ctx, func(ctx context.Context) (err error) {
-		if _, _, err = topology.OpenStreams(ctx, p.js, p.opts.Names); err != nil {
-			return err
-		}
-		kv, err = topology.OpenBatches(ctx, p.js, p.opts.Names)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.batches == nil {
-		p.batches = kv
-	}
-	return p.batches, nil
+// Wait blocks until batch is done or ctx ends and returns the final report:
+// [batch.Client.Wait], for a batch this producer enqueued or any other.
+func (p *Producer) Wait(ctx context.Context, batchID string, opts ...batch.WaitOption) (*batch.Report, error) {
+	return p.batches.Wait(ctx, batchID, opts...)
 }
 
-// streams opens the work and dead-letter streams, waiting for them (or, with
-// Options.Provision, creating what is missing) until ctx ends.
-func (p *Producer) streams(ctx context.Context) (work, dead jetstream.Stream, err error) {
-	p.mu.Lock()
-	work, dead = p.work, p.dead
-	p.mu.Unlock()
-	if work != nil && dead != nil {
-		return work, dead, nil
-	}
-	if p.opts.Provision {
-		if err := topology.CreateMissing(ctx, p.js, topology.Options{Names: p.opts.Names}); err != nil {
-			return nil, nil, err
-		}
-	}
-	w := topology.Waiter{Logger: p.log, Hint: `run "jetpool provision QUEUE"`, Log: &p.waiting}
-	err = w.Wait(ctx, func(ctx context.Context) (err error) {
-		work, dead, err = topology.OpenStreams(ctx, p.js, p.opts.Names)
-		return err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.work == nil {
-		p.work, p.dead = work, dead
-	}
-	return p.work, p.dead, nil
+// Reconcile reads what became of a batch now: [batch.Client.Reconcile].
+func (p *Producer) Reconcile(ctx context.Context, batchID string) (*batch.Report, error) {
+	return p.batches.Reconcile(ctx, batchID)
 }
+
+// Defaults for the per-request deadlines of [Options].
+const (
+	DefaultAckTimeout     = 2 * time.Second
+	DefaultRequestTimeout = 2 * time.Second
+)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/topology"
 	"strconv"
 	"sync/atomic"
@@ -50,7 +51,7 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		began := time.Now()
-		r, err := b.Wait(ctx, producer.WithPolling(time.Millisecond, 20*time.Millisecond))
+		r, err := b.Wait(ctx, batch.WithPolling(time.Millisecond, 20*time.Millisecond))
 		cancel()
 		if d := time.Since(began); d > 5*time.Second {
 			t.Logf("round %d took %s", round, d)
@@ -87,7 +88,7 @@ func TestReconcileFromAnotherClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var progress atomic.Int64
-	r, err = other.Wait(ctx, "shared", producer.WithProgress(func(*producer.Report) { progress.Add(1) }))
+	r, err = other.Wait(ctx, "shared", batch.WithProgress(func(*batch.Report) { progress.Add(1) }))
 	require.NoError(t, err)
 	assert.Equal(t, 4, r.Completed)
 	assert.Equal(t, 1, r.Dead)
@@ -95,7 +96,7 @@ func TestReconcileFromAnotherClient(t *testing.T) {
 	assert.True(t, r.Done)
 
 	_, err = other.Reconcile(context.Background(), "no-such-batch")
-	assert.ErrorIs(t, err, producer.ErrBatchNotFound)
+	assert.ErrorIs(t, err, batch.ErrBatchNotFound)
 }
 
 // Wait polls with backoff: while a batch sits unfinished, the server sees

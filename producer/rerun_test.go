@@ -3,6 +3,7 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func (s *idSet) duplicates() int {
 	return n
 }
 
-func waitDone(t *testing.T, p *producer.Producer, batch string) *producer.Report {
+func waitDone(t *testing.T, p *producer.Producer, batch string) *batch.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -216,7 +217,7 @@ func TestConcurrentReRunsStayExact(t *testing.T) {
 	}
 	for range 2 {
 		if err := <-errs; err != nil {
-			require.True(t, errors.Is(err, producer.ErrTakenOver), "unexpected error: %v", err)
+			require.True(t, errors.Is(err, batch.ErrTakenOver), "unexpected error: %v", err)
 		}
 	}
 	// Whichever run was stopped, a last re-run completes the batch.

@@ -2,6 +2,8 @@ package producer
 
 import (
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/internal/manifest"
 	"slices"
 	"strconv"
 	"time"
@@ -80,7 +82,7 @@ func fnvAdd(h uint64, id string) uint64 {
 // resume checks that the input matches what the manifest records of the
 // batch, marks what earlier enqueues stored or may have stored, and claims
 // the batch for this enqueue.
-func (s *sequence) resume(m *Manifest) error {
+func (s *sequence) resume(m *manifest.Manifest) error {
 	n := len(s.ids)
 	if m.Extent > 0 {
 		if n < m.Extent {
@@ -135,7 +137,7 @@ func (s *sequence) advance() {
 
 // record writes this enqueue's progress into m. While writing, the
 // manifest claims the positions up to until for this enqueue.
-func (s *sequence) record(m *Manifest, writing bool) {
+func (s *sequence) record(m *manifest.Manifest, writing bool) {
 	s.progress(writing, s.until).apply(m)
 }
 
@@ -189,14 +191,14 @@ func (s *sequence) progress(writing bool, until int) progress {
 }
 
 // apply writes pr into m.
-func (pr progress) apply(m *Manifest) {
+func (pr progress) apply(m *manifest.Manifest) {
 	m.Settled, m.Stored, m.Unsure = pr.settled, pr.stored, pr.unsure
 	m.Expected = m.Settled + len(m.Stored) + m.Singles
 	m.Report, m.Finished = nil, nil
 	m.Extent, m.Digest = pr.extent, pr.digest
 	if pr.writing {
 		m.Sealed = false
-		m.Writing = &Writing{Owner: pr.owner, Until: pr.until, Since: time.Now().UTC()}
+		m.Writing = &manifest.Writing{Owner: pr.owner, Until: pr.until, Since: time.Now().UTC()}
 		return
 	}
 	m.Sealed = true
@@ -204,9 +206,9 @@ func (pr progress) apply(m *Manifest) {
 }
 
 // owns checks that m still names this enqueue as its writer.
-func (s *sequence) owns(m *Manifest) error {
+func (s *sequence) owns(m *manifest.Manifest) error {
 	if m.Writing == nil || m.Writing.Owner != s.owner {
-		return fmt.Errorf("%w: batch %s", ErrTakenOver, m.ID)
+		return fmt.Errorf("%w: batch %s", batch.ErrTakenOver, m.ID)
 	}
 	return nil
 }

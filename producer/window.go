@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/internal/manifest"
+	"github.com/jetpool/jetpool/internal/retry"
 	"maps"
 	"slices"
 	"time"
@@ -40,7 +42,7 @@ type window struct {
 	// mayRepeatRecorded is the part of b.MayRepeat already in the manifest.
 	mayRepeatRecorded int
 	// written is the manifest as this enqueue last wrote it.
-	written *writtenManifest
+	written *manifest.Written
 	// recording is the checkpoint being written, nil when none is.
 	recording *checkpointWrite
 	// unconfirmed is the checkpoint that failed, which may have been
@@ -132,8 +134,8 @@ func (w *window) send(fl flight) {
 		// holds): the resend gets a message of its own, so that such an
 		// answer matches no publish.
 		fl.msg = nil
-		if transient(err) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-			fl.due = time.Now().Add(retryDelay(fl.tries))
+		if retry.Transient(err) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			fl.due = time.Now().Add(retry.Delay(fl.tries))
 			w.waiting = append(w.waiting, fl)
 			return
 		}
@@ -237,8 +239,8 @@ func (w *window) answered(a answer) {
 	switch {
 	case a.err == nil:
 		w.stored(fl, a.ack)
-	case transient(a.err):
-		fl.due = time.Now().Add(retryDelay(fl.tries))
+	case retry.Transient(a.err):
+		fl.due = time.Now().Add(retry.Delay(fl.tries))
 		w.waiting = append(w.waiting, fl)
 	default:
 		w.fail(fl, a.err)
@@ -321,5 +323,5 @@ func (w *window) finish(ctx context.Context) {
 // to be stored.
 func refused(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && !transient(err)
+	return errors.As(err, &apiErr) && !retry.Transient(err)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"time"
 
 	"github.com/jetpool/jetpool/producer"
@@ -45,7 +46,7 @@ Exit codes:
 				defer cancel()
 			}
 			bar := newProgress(a.stderr, isTerminal(a.stderr), a.log)
-			r, err := p.Wait(waitCtx, args[0], producer.WithProgress(bar.update))
+			r, err := p.Wait(waitCtx, args[0], batch.WithProgress(bar.update))
 			bar.finish(r)
 			if err != nil {
 				// Only the end of this command's own contexts decides: a
@@ -99,7 +100,7 @@ Exit codes:
 	return cmd
 }
 
-func (a *app) printReport(r *producer.Report, asJSON bool) {
+func (a *app) printReport(r *batch.Report, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(a.stdout)
 		_ = enc.Encode(r)

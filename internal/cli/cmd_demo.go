@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"os"
@@ -162,11 +163,11 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 	fmt.Fprintln(a.stdout)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cycle\tbatch\texpected\tcompleted\tdead\ttook\t")
-	total := producer.Report{}
+	total := batch.Report{}
 	for i, c := range cycles {
 		r := c.Report
 		if r == nil {
-			r = &producer.Report{}
+			r = &batch.Report{}
 		}
 		total.Expected += r.Expected
 		total.Completed += r.Completed

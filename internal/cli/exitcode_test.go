@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"net"
 	"strings"
 	"sync"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/natstest"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,7 +27,7 @@ func TestExitCodeClassifiesErrors(t *testing.T) {
 		want int
 	}{
 		{nil, ExitOK},
-		{fmt.Errorf("reconcile: %w: b1", producer.ErrBatchNotFound), ExitFailure},
+		{fmt.Errorf("reconcile: %w: b1", batch.ErrBatchNotFound), ExitFailure},
 		{errors.New("bad response"), ExitFailure},
 		{context.Canceled, ExitFailure}, // Main makes it ExitInterrupted when the signal ended ctx
 		{exitWith(ExitDead, errors.New("dead")), ExitDead},

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/jetpool/jetpool/producer"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -43,7 +43,7 @@ func isTerminal(w io.Writer) bool {
 // completed and dead never fall, and the three add up to at most expected.
 type counts struct{ expected, completed, dead, pending int }
 
-func (c counts) next(r *producer.Report) counts {
+func (c counts) next(r *batch.Report) counts {
 	n := counts{expected: max(r.Expected, c.expected)}
 	n.dead = min(max(r.Dead, c.dead), n.expected)
 	n.completed = min(max(r.Completed, c.completed), n.expected-n.dead)
@@ -55,7 +55,7 @@ func (c counts) String() string {
 	return fmt.Sprintf("completed %d, dead %d, pending %d of %d", c.completed, c.dead, c.pending, c.expected)
 }
 
-func (p *progress) update(r *producer.Report) {
+func (p *progress) update(r *batch.Report) {
 	if r.Batch != p.batch {
 		p.finish(nil) // a manager's next cycle: a new bar
 		p.batch = r.Batch
@@ -105,7 +105,7 @@ func (p *progress) draw(batch string, done bool) {
 
 // finish draws r, the last report (nil when there is none), and ends the
 // bar's line; the next update starts a new bar.
-func (p *progress) finish(r *producer.Report) {
+func (p *progress) finish(r *batch.Report) {
 	if p.terminal && r != nil && (p.batch == "" || r.Batch == p.batch) {
 		p.shown = p.shown.next(r)
 		p.draw(r.Batch, r.Done)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/jetpool/jetpool/batch"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetpool/jetpool/producer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +51,7 @@ var shownCounts = regexp.MustCompile(`completed (\d+), dead (\d+), pending (\d+)
 func TestBatchProgressBarOnTerminal(t *testing.T) {
 	var out bytes.Buffer
 	p := newProgress(&out, true, slog.New(slog.DiscardHandler))
-	reports := []producer.Report{
+	reports := []batch.Report{
 		{Batch: "b", Expected: 5, Pending: 5, Sealed: true},
 		{Batch: "b", Expected: 5, Completed: 3, Pending: 2, Sealed: true},
 		{Batch: "b", Expected: 5, Completed: -10, Pending: 15, Sealed: true}, // a fan-out stage
@@ -61,7 +61,7 @@ func TestBatchProgressBarOnTerminal(t *testing.T) {
 		p.update(&r)
 		time.Sleep(600 * time.Millisecond) // the library measures its rate over half seconds
 	}
-	p.finish(&producer.Report{Batch: "b", Expected: 5, Completed: 4, Dead: 1, Sealed: true, Done: true})
+	p.finish(&batch.Report{Batch: "b", Expected: 5, Completed: 4, Dead: 1, Sealed: true, Done: true})
 
 	frames := strings.Split(out.String(), "\r")
 	lastCompleted := 0
@@ -92,8 +92,8 @@ func TestBatchProgressBarOnTerminal(t *testing.T) {
 func TestBatchProgressBarInterrupted(t *testing.T) {
 	var out bytes.Buffer
 	p := newProgress(&out, true, slog.New(slog.DiscardHandler))
-	p.update(&producer.Report{Batch: "b", Expected: 4, Completed: 1, Pending: 13, Sealed: true})
-	p.finish(&producer.Report{Batch: "b", Expected: 4, Completed: 2, Pending: 2, Sealed: true})
+	p.update(&batch.Report{Batch: "b", Expected: 4, Completed: 1, Pending: 13, Sealed: true})
+	p.finish(&batch.Report{Batch: "b", Expected: 4, Completed: 2, Pending: 2, Sealed: true})
 	lines := screen(out.String())
 	require.Len(t, lines, 2, "%q", lines)
 	assert.Contains(t, lines[0], "completed 2, dead 0, pending 2 of 4")
@@ -104,7 +104,7 @@ func TestBatchProgressLogsOffTerminal(t *testing.T) {
 	var out, logs bytes.Buffer
 	p := newProgress(&out, false, slog.New(slog.NewTextHandler(&logs, nil)))
 	for range 5 {
-		p.update(&producer.Report{Batch: "b", Expected: 5, Completed: -10, Pending: 15, Sealed: true})
+		p.update(&batch.Report{Batch: "b", Expected: 5, Completed: -10, Pending: 15, Sealed: true})
 	}
 	p.finish(nil)
 	assert.Empty(t, out.String())

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/internal/queuedepth"
 	"sort"
 
 	"github.com/jetpool/jetpool"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/jetpool/jetpool/registry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,7 +35,7 @@ func Collect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names j
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Queues: []QueueStatus{}, Workers: workers, Batches: []*producer.Report{}}
+	st := &Status{Queues: []QueueStatus{}, Workers: workers, Batches: []*batch.Report{}}
 
 	byQueue := map[string]*QueueStatus{}
 	queue := func(q string) *QueueStatus {
@@ -131,7 +131,7 @@ func consumerStatus(ci *jetstream.ConsumerInfo) ConsumerStatus {
 // RecentReports reconciles the n most recently written batches. It reads
 // the batch bucket's stream backwards from its last message, so its cost
 // does not grow with the number of batches kept.
-func RecentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Names, n int) ([]*producer.Report, error) {
+func RecentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Names, n int) ([]*batch.Report, error) {
 	page, err := Batches(ctx, js, names, 0, n)
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func RecentReports(ctx context.Context, js jetstream.JetStream, names jetpool.Na
 
 // BatchPage is a page of batch reports, most recently written first.
 type BatchPage struct {
-	Reports []*producer.Report `json:"reports"`
+	Reports []*batch.Report `json:"reports"`
 	// Total counts the batch bucket's messages: about the batches kept.
 	Total uint64 `json:"total"`
 	// Next is the before of the following page; 0 when this is the last.
@@ -151,7 +151,7 @@ type BatchPage struct {
 // Batches reconciles at most n batches written before the batch bucket's
 // stream sequence before (0: from the newest), newest first.
 func Batches(ctx context.Context, js jetstream.JetStream, names jetpool.Names, before uint64, n int) (*BatchPage, error) {
-	page := &BatchPage{Reports: []*producer.Report{}}
+	page := &BatchPage{Reports: []*batch.Report{}}
 	s, err := js.Stream(ctx, "KV_"+names.BatchBucket())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return page, nil
@@ -159,7 +159,7 @@ func Batches(ctx context.Context, js jetstream.JetStream, names jetpool.Names, b
 	if err != nil {
 		return nil, err
 	}
-	p, err := producer.New(js, producer.Options{Names: names})
+	batches, err := batch.New(js, batch.Options{Names: names})
 	if err != nil {
 		return nil, err
 	}
@@ -179,12 +179,12 @@ func Batches(ctx context.Context, js jetstream.JetStream, names jetpool.Names, b
 		if err != nil {
 			return nil, err
 		}
-		batch := msg.Subject[len(prefix):]
-		if seen[batch] || msg.Header.Get("KV-Operation") != "" {
+		id := msg.Subject[len(prefix):]
+		if seen[id] || msg.Header.Get("KV-Operation") != "" {
 			continue
 		}
-		seen[batch] = true
-		if r, err := p.Reconcile(ctx, batch); err == nil {
+		seen[id] = true
+		if r, err := batches.Reconcile(ctx, id); err == nil {
 			page.Reports = append(page.Reports, r)
 		}
 	}

@@ -3,7 +3,7 @@
 package status
 
 import (
-	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/registry"
 )
 
@@ -68,10 +68,10 @@ type ClusterStatus struct {
 
 // Status is the output of `jetpool status --json`.
 type Status struct {
-	Queues  []QueueStatus      `json:"queues"`
-	Workers []registry.Worker  `json:"workers"`
-	Batches []*producer.Report `json:"batches"`
-	Cluster ClusterStatus      `json:"cluster"`
+	Queues  []QueueStatus     `json:"queues"`
+	Workers []registry.Worker `json:"workers"`
+	Batches []*batch.Report   `json:"batches"`
+	Cluster ClusterStatus     `json:"cluster"`
 }
 
 // RecentBatches is the number of batches Collect reconciles.
