@@ -101,3 +101,11 @@ func TestNewTakesOptions(t *testing.T) {
 	_, err = admin.List(ctx, "q")
 	assert.ErrorContains(t, err, "ACME_DEAD", "the prefix's streams")
 }
+
+// An Admin needs a JetStream; without one the error says which package
+// refused it.
+func TestNewWithoutJetStreamFails(t *testing.T) {
+	_, err := dlq.New(nil, dlq.Options{})
+	require.Error(t, err)
+	assert.Equal(t, "dlq: nil JetStream", err.Error())
+}
