@@ -56,8 +56,8 @@ func (p *Pool) settle(h held, op func(jetstream.Msg) error) error {
 // waiting ones as well as the running ones, so that JetStream redelivers
 // none of them while the pool lives, however long they wait or run:
 // invariant 3, a job never runs twice at the same time while its first
-// worker is alive. The heartbeat is a third of AckWait by default, so a
-// missed beat or two still arrives in time.
+// worker is alive. The heartbeat is a third of AckWait by default, so the
+// beat after a lost one still comes in time.
 func (p *Pool) runHeartbeats() {
 	defer p.beats.Done()
 	t := time.NewTicker(p.heartbeat)

@@ -56,8 +56,9 @@ func (o outcome) final() bool { return o == acked || o == deadLettered }
 
 // process runs one delivery of a job, settles it, and then, if the job is
 // settled for good, drops its return count. Every path ends in an ack, a
-// nak, or a dead letter written before the term: invariant 1, a job is
-// processed at least once or dead-lettered, never lost.
+// nak, or a dead letter written before the term, and an answer the server
+// did not take leaves the job to come back after AckWait: invariant 1, a
+// job is processed at least once or dead-lettered, never lost.
 func (p *Pool) process(h held) {
 	job, meta, err := decode(p.cfg.Names, h.msg)
 	if err != nil {
