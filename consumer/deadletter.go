@@ -13,8 +13,8 @@ import (
 
 // deadLetter copies the job, with the reason it died, to the dead-letter
 // stream and only then terminates the original. When the copy fails the job
-// is retried later instead, so it is never lost.
-func (p *Pool) deadLetter(h held, job *jetpool.Job, seq uint64, reason error) (settled bool) {
+// is retried later instead, so it is never lost (invariant 1).
+func (p *Pool) deadLetter(h held, job *jetpool.Job, seq uint64, reason error) outcome {
 	msg := h.msg
 	ctx, cancel := finalContext()
 	defer cancel()
@@ -56,14 +56,14 @@ func (p *Pool) deadLetter(h held, job *jetpool.Job, seq uint64, reason error) (s
 		if nerr := p.settle(h, nakWithDelay(delay)); nerr != nil {
 			p.logJob(job, slog.LevelError, "nak after failed dead-letter write failed", "error", nerr)
 		}
-		return false
+		return retried
 	}
 	if err := p.settle(h, jetstream.Msg.Term); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		p.stats.ackErrors.Add(1)
 		p.logJob(job, slog.LevelError, "term of dead-lettered job failed; a redelivery will find its dead letter already written", "error", err)
-		return false
+		return unsettled
 	}
 	p.stats.dead.Add(1)
 	p.logJob(job, slog.LevelWarn, "job dead-lettered", "reason", reason.Error())
-	return true
+	return deadLettered
 }

@@ -8,12 +8,18 @@ import (
 )
 
 // jobContext is the context a handler gets: the pool's job context bounded
-// by the job's deadline, and cancelled when the job ends. The timer behind
-// the deadline starts only when something needs it (Done, Value, or a
-// context derived from it), so a handler that never waits on its context
-// costs no timer and no registration with the pool's context. Until then
-// Err works the deadline out from the clock, and keeps the first error it
-// reports: a context started afterwards ends with that same error.
+// by the job's deadline, and cancelled when the job ends. It behaves as
+// context.WithTimeout(parent, timeout) would.
+//
+// Why lazy: context.WithTimeout on every job starts a timer and registers
+// the job with the pool's context, whose lock every worker then takes twice
+// per job. Most handlers never wait on their context, so the real context
+// behind a jobContext is started only when something needs it: Done, Value,
+// or a context derived from it (which finds its parent through Value).
+// Until then Deadline needs nothing, and Err works the deadline out from the
+// clock and the parent, keeping the first error it reports: a context
+// started afterwards ends with that same error, so Err never changes its
+// answer.
 type jobContext struct {
 	parent   context.Context
 	deadline time.Time

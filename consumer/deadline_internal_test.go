@@ -150,3 +150,33 @@ func TestJobContextReleaseEndsAStartedContext(t *testing.T) {
 	require.True(t, closedWithin(done, time.Second), "release did not end the started context")
 	assert.ErrorIs(t, c.Err(), context.Canceled)
 }
+
+// BenchmarkJobContext compares, per job, the lazy jobContext with the
+// context.WithTimeout it stands for, when the handler only checks Err, as
+// every worker of a pool does at once under one cancellable parent.
+func BenchmarkJobContext(b *testing.B) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.Run("lazy", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				jc := newJobContext(parent, time.Minute)
+				if jc.Err() != nil {
+					b.Fatal("ended early")
+				}
+				jc.release()
+			}
+		})
+	})
+	b.Run("WithTimeout", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ctx, end := context.WithTimeout(parent, time.Minute)
+				if ctx.Err() != nil {
+					b.Fatal("ended early")
+				}
+				end()
+			}
+		})
+	})
+}

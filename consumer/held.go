@@ -9,8 +9,9 @@ import (
 
 // slot holds one delivered job from the moment its pull hands it over until
 // it is settled (acked, naked or terminated), whether it waits for a worker
-// or runs. The pool has Concurrency+Prefetch slots: a free slot is what a
-// pull may fill, so the slots are also the bound on unacked jobs.
+// or runs; while it holds one, the job is heartbeated. The pool has
+// Concurrency+Prefetch of them, counted by [slots], which bounds the
+// unacked jobs.
 type slot struct {
 	mu  sync.Mutex // orders heartbeats before the settling ack
 	msg jetstream.Msg
@@ -23,13 +24,12 @@ type held struct {
 }
 
 // hold puts msg in a slot promised to a pull (see Pool.pull) and returns it.
+// From here the job is heartbeated until settle: invariant 3, every job a
+// process holds, started or not, is heartbeated or returned before its
+// AckWait.
 func (p *Pool) hold(msg jetstream.Msg) held {
-	p.mu.Lock()
-	i := p.free[len(p.free)-1]
-	p.free = p.free[:len(p.free)-1]
-	p.promised--
-	p.mu.Unlock()
-	s := &p.slots[i]
+	i := p.slots.fill()
+	s := &p.jobs[i]
 	s.mu.Lock()
 	s.msg = msg
 	s.mu.Unlock()
@@ -41,17 +41,12 @@ func (p *Pool) hold(msg jetstream.Msg) held {
 // can follow op to the server: a late in-progress after a NakWithDelay
 // would restart the AckWait clock in place of the delay.
 func (p *Pool) settle(h held, op func(jetstream.Msg) error) error {
-	s := &p.slots[h.slot]
+	s := &p.jobs[h.slot]
 	s.mu.Lock()
 	s.msg = nil
 	s.mu.Unlock()
 	err := op(h.msg)
-	p.mu.Lock()
-	p.free = append(p.free, h.slot)
-	n, least := p.room()
-	enough := n >= least
-	p.mu.Unlock()
-	if enough { // enough free slots for a pull
+	if p.slots.vacate(h.slot, p.ahead()) {
 		p.wakePuller()
 	}
 	return err
@@ -59,7 +54,10 @@ func (p *Pool) settle(h held, op func(jetstream.Msg) error) error {
 
 // runHeartbeats reports every held job in progress each heartbeat, the
 // waiting ones as well as the running ones, so that JetStream redelivers
-// none of them while the pool lives, however long they wait or run.
+// none of them while the pool lives, however long they wait or run:
+// invariant 3, a job never runs twice at the same time while its first
+// worker is alive. The heartbeat is a third of AckWait by default, so the
+// beat after a lost one still comes in time.
 func (p *Pool) runHeartbeats() {
 	defer p.beats.Done()
 	t := time.NewTicker(p.heartbeat)
@@ -79,8 +77,8 @@ func (p *Pool) runHeartbeats() {
 // beat sends one in-progress for each held job; it returns how many failed
 // and the last error.
 func (p *Pool) beat() (failed int, last error) {
-	for i := range p.slots {
-		s := &p.slots[i]
+	for i := range p.jobs {
+		s := &p.jobs[i]
 		s.mu.Lock()
 		if s.msg != nil {
 			if err := s.msg.InProgress(); err != nil {

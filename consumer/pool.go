@@ -36,15 +36,14 @@ type Pool struct {
 	// stopping closes); uncounted counts the returns it cut short.
 	returnCtx context.Context
 	uncounted atomic.Int64
-	slots     []slot       // Concurrency+Prefetch: every job held, waiting or running
+	slots     *slots       // which of the Concurrency+Prefetch slots are free, promised or filled
+	jobs      []slot       // the job in each slot, heartbeated while held, waiting or running
 	work      chan held    // jobs held and not started, in delivery order
 	jobTime   atomic.Int64 // moving average of a job's time in a worker, ns; 0 before the first
 	heartbeat time.Duration
 
-	mu       sync.Mutex // guards free, promised, pulls; stopping closes under it
-	free     []int      // indexes of empty slots
-	promised int        // free slots promised to open pulls
-	pulls    map[jetstream.MessagesContext]struct{}
+	mu    sync.Mutex // guards pulls; stopping closes under it
+	pulls map[jetstream.MessagesContext]struct{}
 
 	wake       chan struct{} // a slot was freed or a pull ended
 	pullFailed chan error
@@ -52,11 +51,13 @@ type Pool struct {
 	jobCtx     context.Context
 	cancelJob  context.CancelFunc // cancels running jobs once the grace ends
 	running    atomic.Int64
-	pullers    sync.WaitGroup // the puller and the readers of open pulls
-	workers    sync.WaitGroup
-	beats      sync.WaitGroup
-	stopBeats  chan struct{}
-	stopped    chan struct{}
+	// Invariant 7: every goroutine of the pool is counted in one of these
+	// and awaited by shutdown before stopped closes.
+	pullers   sync.WaitGroup // the puller and the readers of open pulls
+	workers   sync.WaitGroup // the Concurrency workers
+	beats     sync.WaitGroup // the heartbeat loop, stopped last
+	stopBeats chan struct{}
+	stopped   chan struct{}
 }
 
 // New checks cfg and returns a pool that is not yet running.
@@ -77,18 +78,15 @@ func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
 		cfg:        cfg,
 		handler:    h,
 		log:        cfg.Logger.With("queue", cfg.Queue),
-		slots:      make([]slot, size),
+		slots:      newSlots(cfg.Concurrency, cfg.Prefetch),
+		jobs:       make([]slot, size),
 		work:       make(chan held, size),
-		free:       make([]int, size),
 		pulls:      map[jetstream.MessagesContext]struct{}{},
 		wake:       make(chan struct{}, 1),
 		pullFailed: make(chan error, 1),
 		stopping:   make(chan struct{}),
 		stopBeats:  make(chan struct{}),
 		stopped:    make(chan struct{}),
-	}
-	for i := range p.free {
-		p.free[i] = size - 1 - i // slot 0 first
 	}
 	return p, nil
 }
@@ -200,6 +198,11 @@ func (p *Pool) Stopped() <-chan struct{} { return p.stopped }
 // Stats returns the pool's counters so far.
 func (p *Pool) Stats() Stats { return p.stats.snapshot() }
 
+// shutdown stops the pool in the order that keeps invariants 1 and 3: no
+// pull opens, jobs not started go back at once (uncharged where the return
+// bucket allows), running ones finish or are cancelled and given back, and
+// the heartbeats of held jobs stop only once no job is held. It ends every
+// goroutine of the pool before closing stopped (invariant 7).
 func (p *Pool) shutdown(ctx context.Context) {
 	if p.jobCtx == nil { // never started
 		select {
@@ -256,6 +259,8 @@ func (p *Pool) shutdown(ctx context.Context) {
 	p.log.Info("worker pool stopped")
 }
 
+// runWorker runs the jobs handed over by the pulls, one at a time, until
+// the pool stops; a job handed over as it stops goes back unstarted.
 func (p *Pool) runWorker() {
 	defer p.workers.Done()
 	for {

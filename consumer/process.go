@@ -30,14 +30,40 @@ type PanicError struct {
 // Error reports the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }
 
-// process runs one delivery of a job and settles it: ack, nak with delay, or
-// dead letter.
+// outcome is how one delivery of a job ended. Only an outcome that settles
+// the job for good ends what the pool keeps about it (its return count).
+type outcome int
+
+const (
+	// acked: the handler succeeded and the job was acknowledged.
+	acked outcome = iota
+	// deadLettered: the job is in the dead-letter stream and terminated.
+	deadLettered
+	// retried: the job failed, or its dead letter could not be written; it
+	// was naked to run again after a delay (or after AckWait, if even the
+	// nak failed).
+	retried
+	// released: shutdown cancelled the job and gave it back to the queue.
+	released
+	// unsettled: the job's ack or term may not have reached the server, so
+	// it may be delivered again.
+	unsettled
+)
+
+// final reports whether the job is settled for good: it will not be
+// delivered again.
+func (o outcome) final() bool { return o == acked || o == deadLettered }
+
+// process runs one delivery of a job, settles it, and then, if the job is
+// settled for good, drops its return count. Every path ends in an ack, a
+// nak, or a dead letter written before the term, and an answer the server
+// did not take leaves the job to come back after AckWait: invariant 1, a
+// job is processed at least once or dead-lettered, never lost.
 func (p *Pool) process(h held) {
-	msg := h.msg
-	job, meta, err := decode(p.cfg.Names, msg)
+	job, meta, err := decode(p.cfg.Names, h.msg)
 	if err != nil {
-		p.log.Error("undecodable job", "subject", msg.Subject(), "error", err)
-		p.deadLetter(h, job, 0, jetpool.Permanent(err))
+		p.log.Error("undecodable job", "subject", h.msg.Subject(), "error", err)
+		p.deadLetter(h, job, 0, jetpool.Permanent(err)) // no job ID: no return count to drop
 		return
 	}
 	returned, err := p.returns.count(meta, job.ID)
@@ -47,63 +73,77 @@ func (p *Pool) process(h held) {
 			"bucket", p.cfg.Names.ReturnBucket(), "error", err)
 	}
 	job.Attempt -= returned
-	final := true // acked or dead-lettered: its return count is done with
-	if returned > 0 {
-		defer func() {
-			if final {
-				p.forgetReturns(job, meta.Sequence.Stream)
-			}
-		}()
+	seq := meta.Sequence.Stream
+	if o := p.attempt(h, job, seq, unsure); returned > 0 && o.final() {
+		p.forgetReturns(job, seq)
 	}
+}
+
+// attempt runs the handler on job, the message at stream sequence seq, and
+// settles the delivery h by what it returned. unsure tells that the job's
+// attempt count may include deliveries returned unstarted.
+func (p *Pool) attempt(h held, job *jetpool.Job, seq uint64, unsure bool) outcome {
 	if job.Attempt > p.cfg.MaxAttempts && !unsure {
 		// The worker running the last attempt died: do not run it again.
-		final = p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
-		return
+		return p.deadLetter(h, job, seq, fmt.Errorf("%w: delivered %d times, limit %d", ErrMaxAttempts, job.Attempt, p.cfg.MaxAttempts))
 	}
 	fw := &forwarder{pool: p, source: job}
 	job = job.WithForwarder(fw.forward)
 
-	err = p.call(job)
+	err := p.call(job)
 	switch {
 	case err == nil:
-		if err := p.settle(h, jetstream.Msg.Ack); err != nil {
-			final = false
-			p.stats.ackErrors.Add(1)
-			p.logJob(job, slog.LevelError, "ack of completed job failed; it will be redelivered", "error", err)
-			return
-		}
-		if st := p.js.Conn().Status(); st != nats.CONNECTED {
-			final = false // the ack may never land: keep the count for a redelivery
-			// The ack waits in the client's reconnect buffer: a server
-			// that restarted meanwhile may never see it.
-			p.stats.ackErrors.Add(1)
-			p.logJob(job, slog.LevelWarn, "job completed but acked while disconnected from NATS; it may run again after AckWait", "connection", st.String())
-		}
-		p.stats.completed.Add(1)
-		p.logJob(job, slog.LevelDebug, "job completed")
+		return p.ack(h, job)
 	case p.jobCtx.Err() != nil:
 		// Cancelled by shutdown: give it back for another worker.
-		final = false
 		p.release(h, "cancelled by shutdown")
 		p.logJob(job, slog.LevelWarn, "job cancelled by shutdown and returned to the queue", "error", err)
+		return released
 	case errors.Is(err, jetpool.ErrPermanent):
-		final = p.deadLetter(h, job, meta.Sequence.Stream, err)
+		return p.deadLetter(h, job, seq, err)
 	case job.Attempt >= p.cfg.MaxAttempts:
-		final = p.deadLetter(h, job, meta.Sequence.Stream, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
+		return p.deadLetter(h, job, seq, fmt.Errorf("%w (%d): %w", ErrMaxAttempts, p.cfg.MaxAttempts, err))
 	default:
-		final = false
-		delay := p.cfg.Backoff.Delay(job.Attempt)
-		var ra *jetpool.RetryAfterError
-		if errors.As(err, &ra) {
-			delay = ra.Delay
-		}
-		p.stats.failed.Add(1)
-		if nerr := p.settle(h, nakWithDelay(delay)); nerr != nil {
-			p.stats.ackErrors.Add(1)
-			p.logJob(job, slog.LevelError, "nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
-		}
-		p.logJob(job, slog.LevelWarn, "job failed; retrying", "error", err, "retry_in", delay)
+		return p.retry(h, job, err)
 	}
+}
+
+// ack settles a completed job with an ack. The ack is not final when it
+// failed, or when it was sent while disconnected: it waits then in the
+// client's reconnect buffer, and a server that restarted meanwhile may
+// never see it.
+func (p *Pool) ack(h held, job *jetpool.Job) outcome {
+	if err := p.settle(h, jetstream.Msg.Ack); err != nil {
+		p.stats.ackErrors.Add(1)
+		p.logJob(job, slog.LevelError, "ack of completed job failed; it will be redelivered", "error", err)
+		return unsettled
+	}
+	o := acked
+	if st := p.js.Conn().Status(); st != nats.CONNECTED {
+		o = unsettled // the ack may never land: keep the count for a redelivery
+		p.stats.ackErrors.Add(1)
+		p.logJob(job, slog.LevelWarn, "job completed but acked while disconnected from NATS; it may run again after AckWait", "connection", st.String())
+	}
+	p.stats.completed.Add(1)
+	p.logJob(job, slog.LevelDebug, "job completed")
+	return o
+}
+
+// retry settles a failed job with a nak, delayed by the backoff or by the
+// handler's RetryAfter.
+func (p *Pool) retry(h held, job *jetpool.Job, err error) outcome {
+	delay := p.cfg.Backoff.Delay(job.Attempt)
+	var ra *jetpool.RetryAfterError
+	if errors.As(err, &ra) {
+		delay = ra.Delay
+	}
+	p.stats.failed.Add(1)
+	if nerr := p.settle(h, nakWithDelay(delay)); nerr != nil {
+		p.stats.ackErrors.Add(1)
+		p.logJob(job, slog.LevelError, "nak of failed job failed; it will be redelivered after AckWait", "error", nerr)
+	}
+	p.logJob(job, slog.LevelWarn, "job failed; retrying", "error", err, "retry_in", delay)
+	return retried
 }
 
 // forgetReturns drops the return count of a job once it is settled for
@@ -118,6 +158,7 @@ func (p *Pool) forgetReturns(job *jetpool.Job, streamSeq uint64) {
 func (p *Pool) call(job *jetpool.Job) (err error) {
 	ctx := p.jobCtx
 	if p.cfg.Timeout > 0 {
+		// A lazy context.WithTimeout: no timer unless the handler waits.
 		jc := newJobContext(ctx, p.cfg.Timeout)
 		defer jc.release()
 		ctx = jc

@@ -57,14 +57,6 @@ func (p *Pool) ahead() int {
 	return int(min(int64(p.cfg.Prefetch), max(int64(least), want)))
 }
 
-// room returns, under p.mu, how many jobs a new pull may ask for now and
-// the fewest worth a pull.
-func (p *Pool) room() (n, least int) {
-	ahead := p.ahead()
-	n = len(p.free) - p.promised - (p.cfg.Prefetch - ahead)
-	return n, max(1, min(ahead, (p.cfg.Concurrency+ahead)/4))
-}
-
 // wakePuller tells the puller that slots were freed or a pull ended.
 func (p *Pool) wakePuller() {
 	select {
@@ -98,33 +90,33 @@ func (p *Pool) runPuller() {
 }
 
 // pull opens pulls for the wanted free slots not yet promised to a pull,
-// while there are enough of them.
+// while there are enough of them. Each pull asks for exactly the n slots
+// promised to it: the bound on held jobs is kept by the server itself.
 func (p *Pool) pull() error {
-	for {
-		p.mu.Lock()
-		n, least := p.room()
-		if p.isStopping() || n < least {
-			p.mu.Unlock()
+	for !p.isStopping() {
+		n := p.slots.promise(p.ahead())
+		if n == 0 {
 			return nil
 		}
-		p.promised += n
-		p.mu.Unlock()
 		// Messages sends its pull request on the first Next, in read.
 		it, err := p.cons.Messages(jetstream.PullMaxMessages(n), jetstream.StopAfter(n), jetstream.PullExpiry(pullExpiry))
 		p.mu.Lock()
 		if err != nil || p.isStopping() {
-			p.promised -= n
 			p.mu.Unlock()
+			p.slots.unpromise(n)
 			if it != nil {
 				it.Stop()
 			}
 			return err
 		}
+		// Registered under p.mu with stopping still open: shutdown drains
+		// it (invariant 7: the pull and its reader end with the pool).
 		p.pulls[it] = struct{}{}
 		p.pullers.Add(1)
 		p.mu.Unlock()
 		go p.read(it, n)
 	}
+	return nil
 }
 
 // isStopping reports whether Stop has begun; checked under p.mu, it also
@@ -159,7 +151,7 @@ func (p *Pool) read(it jetstream.MessagesContext, n int) {
 			continue
 		}
 		got++
-		h := p.hold(msg)
+		h := p.hold(msg) // heartbeated from now on (invariant 3)
 		select {
 		case <-p.stopping:
 			p.giveBack(h)
@@ -167,8 +159,8 @@ func (p *Pool) read(it jetstream.MessagesContext, n int) {
 			p.work <- h // never blocks: it has room for every slot
 		}
 	}
+	p.slots.unpromise(n - got)
 	p.mu.Lock()
-	p.promised -= n - got
 	delete(p.pulls, it)
 	p.mu.Unlock()
 	select {

@@ -31,8 +31,4 @@ func (c *counters) snapshot() Stats {
 
 // Held is how many jobs the pool holds now: delivered to it and not yet
 // settled, running or waiting for a worker.
-func (p *Pool) Held() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.slots) - len(p.free)
-}
+func (p *Pool) Held() int { return p.slots.held() }
