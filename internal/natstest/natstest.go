@@ -1,5 +1,6 @@
-// Package natstest starts a real embedded nats-server for tests and routes
-// logs to the test log.
+// Package natstest starts a real embedded nats-server for tests, routes
+// logs to the test log and holds the small helpers tests share: a buffer
+// safe to read while written, polling for a condition, free ports.
 package natstest
 
 import (
