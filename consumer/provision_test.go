@@ -1,7 +1,6 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -17,24 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is a log sink the test reads while the pool writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func streamNames(t *testing.T, js jetstream.JetStream) []string {
 	t.Helper()
@@ -76,7 +57,7 @@ func (h *countingHandler) count() int {
 // created the topology its way.
 func TestPoolWaitsForProvisioning(t *testing.T) {
 	env := natstest.Start(t)
-	var logs syncBuffer
+	var logs natstest.Buffer
 	h := &countingHandler{}
 	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, h)
 	require.NoError(t, err)

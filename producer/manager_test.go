@@ -56,12 +56,12 @@ func TestManagerWarnsOnOverrun(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		return nil
 	})
-	logs := &syncBuffer{}
+	logs := &natstest.Buffer{}
 	var reports []producer.CycleReport
 	var mu sync.Mutex
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
 		Name: "slow", Queue: "q", Interval: 200 * time.Millisecond, Source: fixedSource(2), Cycles: 2,
-		Logger: bufferLogger(logs),
+		Logger: natstest.BufferLogger(logs),
 		OnCycle: func(r producer.CycleReport) {
 			mu.Lock()
 			reports = append(reports, r)
@@ -260,10 +260,10 @@ func TestManagerConfigIsValidated(t *testing.T) {
 // and runs its cycles once the topology exists; it creates nothing itself.
 func TestManagerWaitsForProvisioning(t *testing.T) {
 	env := natstest.Start(t)
-	logs := &syncBuffer{}
+	logs := &natstest.Buffer{}
 	reports := make(chan producer.CycleReport, 1)
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
-		Name: "late", Queue: "q", Interval: time.Second, Cycles: 1, Logger: bufferLogger(logs),
+		Name: "late", Queue: "q", Interval: time.Second, Cycles: 1, Logger: natstest.BufferLogger(logs),
 		Source:  func(context.Context) ([]producer.Item, error) { return []producer.Item{{Payload: []byte("x")}}, nil },
 		OnCycle: func(r producer.CycleReport) { reports <- r },
 	})
@@ -300,10 +300,10 @@ func TestManagerReRunInsideTheInterval(t *testing.T) {
 			return out, nil
 		}
 	}
-	runOnce := func(src producer.Source, logs *syncBuffer) producer.CycleReport {
+	runOnce := func(src producer.Source, logs *natstest.Buffer) producer.CycleReport {
 		var rep producer.CycleReport
 		m, err := producer.NewManager(env.JS, producer.ManagerConfig{
-			Name: "daily", Queue: "q", Interval: 24 * time.Hour, Cycles: 1, Source: src, Logger: bufferLogger(logs),
+			Name: "daily", Queue: "q", Interval: 24 * time.Hour, Cycles: 1, Source: src, Logger: natstest.BufferLogger(logs),
 			OnCycle: func(r producer.CycleReport) { rep = r },
 		})
 		require.NoError(t, err)
@@ -312,16 +312,16 @@ func TestManagerReRunInsideTheInterval(t *testing.T) {
 		require.NoError(t, m.Run(ctx))
 		return rep
 	}
-	first := runOnce(source("a", "b", "c"), &syncBuffer{})
+	first := runOnce(source("a", "b", "c"), &natstest.Buffer{})
 	require.NoError(t, first.Err)
 	require.Equal(t, 3, first.Report.Completed)
 
-	same := runOnce(source("a", "b", "c"), &syncBuffer{})
+	same := runOnce(source("a", "b", "c"), &natstest.Buffer{})
 	require.NoError(t, same.Err)
 	assert.Equal(t, first.Batch, same.Batch, "the same interval")
 	assert.Equal(t, 3, same.Report.Expected, "resumed, not duplicated")
 
-	logs := &syncBuffer{}
+	logs := &natstest.Buffer{}
 	other := runOnce(source("x", "y"), logs)
 	require.ErrorIs(t, other.Err, producer.ErrBatchMismatch)
 	assert.Contains(t, logs.String(), "enqueued already, with other jobs")

@@ -43,14 +43,14 @@ func numberedItems(n int) []producer.Item {
 // has created the topology its way.
 func TestProducerWaitsForProvisioning(t *testing.T) {
 	env := natstest.Start(t)
-	var logs syncBuffer
-	p, err := producer.New(env.JS, producer.Options{Logger: bufferLogger(&logs)})
+	var logs natstest.Buffer
+	p, err := producer.New(env.JS, producer.Options{Logger: natstest.BufferLogger(&logs)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	var seen idSet
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: bufferLogger(&logs)},
+	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: natstest.BufferLogger(&logs)},
 		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil }))
 	require.NoError(t, err)
 	poolStarted := make(chan error, 1)

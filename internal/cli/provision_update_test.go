@@ -18,7 +18,7 @@ func TestProvisionUpdatesQueueConsumer(t *testing.T) {
 	url := env.Server.ClientURL()
 	provision := func(args ...string) {
 		t.Helper()
-		var out, errs lockedBuffer
+		var out, errs natstest.Buffer
 		code := Main(context.Background(), append([]string{"--nats-url", url, "provision", "q"}, args...), strings.NewReader(""), &out, &errs)
 		require.Equal(t, ExitOK, code, errs.String())
 	}

@@ -1,13 +1,11 @@
 package topology_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,28 +22,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var names = jetpool.DefaultNames()
-
-// syncBuffer is a log sink the test reads while loggers write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func bufferLogger(buf *syncBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
 
 func streamNames(t *testing.T, js jetstream.JetStream) []string {
 	t.Helper()
@@ -97,8 +73,8 @@ func TestOpenNeverCreates(t *testing.T) {
 // and what to do, and proceeds once it is provisioned.
 func TestWaiterWaitsForProvision(t *testing.T) {
 	env := natstest.Start(t)
-	var logs syncBuffer
-	w := topology.Waiter{Logger: bufferLogger(&logs), Hint: `run "jetpool provision q"`}
+	var logs natstest.Buffer
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Hint: `run "jetpool provision q"`}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -142,8 +118,8 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 func TestWaiterGivesUpNamingWhatIsMissing(t *testing.T) {
 	env := natstest.Start(t)
 	require.NoError(t, topology.EnsureStreams(context.Background(), env.JS, topology.Options{}))
-	var logs syncBuffer
-	w := topology.Waiter{Logger: bufferLogger(&logs)}
+	var logs natstest.Buffer
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs)}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	err := w.Wait(ctx, func(ctx context.Context) error {
@@ -174,9 +150,9 @@ func TestWaiterReturnsOtherErrorsAtOnce(t *testing.T) {
 // The warning comes again at most every LogEvery, also across calls that
 // share a WaitLog, and the delay between attempts grows to Max.
 func TestWaiterLogsAtMostEveryLogEvery(t *testing.T) {
-	var logs syncBuffer
+	var logs natstest.Buffer
 	var wl topology.WaitLog
-	w := topology.Waiter{Logger: bufferLogger(&logs), Initial: time.Millisecond, Max: 20 * time.Millisecond, LogEvery: 300 * time.Millisecond, Log: &wl}
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Initial: time.Millisecond, Max: 20 * time.Millisecond, LogEvery: 300 * time.Millisecond, Log: &wl}
 	missing := &topology.MissingError{Kind: "stream", Name: "JETPOOL_JOBS", Err: jetstream.ErrStreamNotFound}
 	var calls int
 	began := time.Now()
@@ -199,8 +175,8 @@ func TestWaiterLogsAtMostEveryLogEvery(t *testing.T) {
 
 // Transient JetStream failures are waited out like a missing object.
 func TestWaiterRidesOutTransientErrors(t *testing.T) {
-	var logs syncBuffer
-	w := topology.Waiter{Logger: bufferLogger(&logs), Initial: time.Millisecond}
+	var logs natstest.Buffer
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Initial: time.Millisecond}
 	unavailable := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
 	errs := []error{nats.ErrNoResponders, nats.ErrTimeout, unavailable}
 	calls := 0
