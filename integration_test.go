@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestProcessesLoseNoJob(t *testing.T) {
+	t.Parallel()
 	url := proctest.StartBroker(t, broker.ProvisionOptions{}, "work")
 	rec, hook := proctest.NewRecorder(t, time.Millisecond)
 	proctest.Start(t, url, nil, "work", "--queue", "work", "--concurrency", "4", "--http", hook)
@@ -57,10 +58,12 @@ func TestProcessesLoseNoJob(t *testing.T) {
 }
 
 func TestSIGTERMWorkerLosesNothing(t *testing.T) {
+	t.Parallel()
 	testWorkerStopMidBatch(t, syscall.SIGTERM)
 }
 
 func TestKilledWorkerLosesNothing(t *testing.T) {
+	t.Parallel()
 	testWorkerStopMidBatch(t, syscall.SIGKILL)
 }
 
@@ -145,6 +148,7 @@ esac`
 }
 
 func TestPoisonBatchThenDLQRetry(t *testing.T) {
+	t.Parallel()
 	url := proctest.StartBroker(t, broker.ProvisionOptions{}, "work")
 	rec, hook := proctest.NewRecorder(t, 0)
 	rec.SetFail(func(p string) bool { return strings.HasPrefix(p, "poison") })
@@ -227,6 +231,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 }
 
 func TestDemoRuns(t *testing.T) {
+	t.Parallel()
 	p := proctest.Start(t, "nats://unused:4222", nil, "demo", "--jobs", "40", "--cycles", "2", "--interval", "200ms")
 	require.Equal(t, 0, p.Wait(t, 60*time.Second), p.Stderr.String())
 	out := p.Stdout.String()
@@ -237,6 +242,7 @@ func TestDemoRuns(t *testing.T) {
 // The broker command runs a server others connect to, provisions it, and
 // stops cleanly on SIGTERM; produce --source-cmd fills a queue from a program.
 func TestBrokerCommandAndCommandSource(t *testing.T) {
+	t.Parallel()
 	b := proctest.Start(t, "nats://unused:1", nil, "broker", "--listen", "127.0.0.1:-1", "--store", t.TempDir())
 	var url string
 	natstest.Eventually(t, 20*time.Second, func() bool {
@@ -264,6 +270,7 @@ func TestBrokerCommandAndCommandSource(t *testing.T) {
 // nothing, so that the batch is not left with holes; with the lines fixed,
 // the same batch ID enqueues them all.
 func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
+	t.Parallel()
 	url := proctest.StartBroker(t, broker.ProvisionOptions{MaxMsgSize: 256}, "work")
 	long := strings.Repeat("x", 1000)
 	p := proctest.Start(t, url, strings.NewReader("short\n"+long+"\nshort\n"+long+"\n"), "enqueue", "work", "-", "--batch", "mixed")
@@ -286,6 +293,7 @@ func TestEnqueueLinesNamesRefusedLines(t *testing.T) {
 // work --forward: a completed --exec job's stdout becomes the payload of a
 // job on the next queue, in the same batch.
 func TestExecForwardsStdout(t *testing.T) {
+	t.Parallel()
 	url := proctest.StartBroker(t, broker.ProvisionOptions{}, "lower", "upper")
 	rec, hook := proctest.NewRecorder(t, 0)
 	proctest.Start(t, url, nil, "work", "--queue", "lower", "--forward", "upper", "--exec", "tr", "a-z", "A-Z")

@@ -56,7 +56,9 @@ func (h *countingHandler) count() int {
 // is missing and what to do, and runs the queue's jobs once `provision` has
 // created the topology its way.
 func TestPoolWaitsForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
+	asked := natstest.Requests(t, env.Conn, "$JS.API.STREAM.INFO.JETPOOL_JOBS")
 	var logs natstest.Buffer
 	h := &countingHandler{}
 	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, h)
@@ -74,7 +76,8 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(logs.String(), `level=WARN msg="waiting for the jetpool topology: stream JETPOOL_JOBS not found; run \"jetpool provision q\" or start workers with --provision"`)
 	}, "the pool says what it waits for:\n%s", logs.String())
-	time.Sleep(300 * time.Millisecond) // more attempts
+	more := asked() + 2
+	natstest.Eventually(t, 10*time.Second, func() bool { return asked() >= more }, "the pool asks for the stream again")
 	assert.Empty(t, streamNames(t, env.JS), "the pool created no stream")
 	select {
 	case err := <-started:
@@ -105,6 +108,7 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 // On streams provisioned without the queue, the pool creates its own
 // consumer, with its own AckWait and the stream's replicas.
 func TestPoolCreatesItsConsumerOnProvisionedStreams(t *testing.T) {
+	t.Parallel()
 	env := setup(t, broker.ProvisionOptions{})
 	h := &countingHandler{}
 	startPool(t, env, consumer.Config{Queue: "q", AckWait: 4 * time.Second}, h)
@@ -119,6 +123,7 @@ func TestPoolCreatesItsConsumerOnProvisionedStreams(t *testing.T) {
 
 // With Provision, a pool on a fresh server creates what it needs at once.
 func TestPoolWithProvisionCreatesTopology(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	h := &countingHandler{}
 	startPool(t, env, consumer.Config{Queue: "q", Provision: true}, h)
@@ -129,6 +134,7 @@ func TestPoolWithProvisionCreatesTopology(t *testing.T) {
 
 // A pool whose setup context ends before provisioning says what is missing.
 func TestPoolStartGivesUpNamingWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: env.Log}, &countingHandler{})
 	require.NoError(t, err)

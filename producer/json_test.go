@@ -22,6 +22,7 @@ type greeting struct {
 // Typed jobs end to end: EnqueueJSON and JSONItem encode, a JSONHandler
 // decodes, and a payload that is not a greeting goes to the dead letters.
 func TestTypedJobsRoundTrip(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, broker.ProvisionOptions{}, "greet")
 	var mu sync.Mutex
 	var got []greeting

@@ -240,6 +240,7 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 }
 
 func TestManagerConfigIsValidated(t *testing.T) {
+	t.Parallel()
 	env, _ := setup(t, broker.ProvisionOptions{})
 	for _, tc := range []struct {
 		cfg  producer.ManagerConfig
@@ -259,6 +260,7 @@ func TestManagerConfigIsValidated(t *testing.T) {
 // A manager started before provisioning waits, saying what is missing,
 // and runs its cycles once the topology exists; it creates nothing itself.
 func TestManagerWaitsForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	logs := &natstest.Buffer{}
 	reports := make(chan producer.CycleReport, 1)
@@ -289,6 +291,7 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 // enqueued resumes the cycle when its source gives the same jobs, and says
 // why it does not run when the source gives others.
 func TestManagerReRunInsideTheInterval(t *testing.T) {
+	t.Parallel()
 	env, _ := setup(t, broker.ProvisionOptions{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(context.Context, *jetpool.Job) error { return nil })
 	source := func(ids ...string) producer.Source {

@@ -63,6 +63,7 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 }
 
 func TestReconcileFromAnotherClient(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, broker.ProvisionOptions{}, "q")
 	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatchID("shared"))
 	require.NoError(t, err)

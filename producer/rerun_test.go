@@ -53,6 +53,7 @@ func workMsgs(t *testing.T, env *natstest.Env) uint64 {
 // same input while workers drain it completes the batch with each job
 // stored once and an exact expected count.
 func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, broker.ProvisionOptions{MaxMsgs: 500}, "q")
 	const n = 2000
 	in := items("full", n)
@@ -128,6 +129,7 @@ func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
 }
 
 func TestReRunWithOtherJobsIsRefused(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, broker.ProvisionOptions{}, "q")
 	_, err := p.EnqueueBatch(context.Background(), "q", items("a", 50), producer.WithBatchID("b"))
 	require.NoError(t, err)
@@ -204,6 +206,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 // stops with ErrTakenOver or finishes first; either way each job is stored
 // once and counted once.
 func TestConcurrentReRunsStayExact(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, broker.ProvisionOptions{}, "q")
 	const n = 10000
 	in := items("cc", n)

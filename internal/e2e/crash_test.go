@@ -128,6 +128,7 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 // On a full stream (Discard: New) the enqueue names the refused lines and
 // exits 1; re-running it while workers drain completes the batch exactly.
 func TestEnqueueOnFullStreamCompletesByReRuns(t *testing.T) {
+	t.Parallel()
 	const n = 5000
 	url := proctest.StartBroker(t, broker.ProvisionOptions{MaxMsgs: 1000}, "q")
 	input, ids := proctest.Lines("full", n)

@@ -701,8 +701,11 @@ func faultFrozenWorker(t *testing.T) {
 	}
 	r, code := waitFor(t, url, "frz", 2*time.Minute)
 	assert.Equal(t, 0, code)
-	// Let the resumed worker's late acks and late runs land, then look again.
-	time.Sleep(ackWait)
+	// Let the resumed worker's late acks and late runs land (nothing runs at
+	// it, nothing delivered waits for an ack), then look again.
+	natstest.Eventually(t, time.Minute, func() bool {
+		return len(rec.running("a")) == 0 && ackPending(t, url, "frz") == 0
+	}, "the resumed worker's late runs and acks land")
 	again := showFor(t, url, "frz")
 	// Duplicates: jobs a finished for the recorder while frozen (its acks
 	// went out late) and jobs a had fetched and started only once resumed,

@@ -19,6 +19,7 @@ import (
 // it into the module through a build overlay, compiles it, runs it and
 // compares its output with the result the README shows.
 func TestREADMEQuickStartRuns(t *testing.T) {
+	t.Parallel()
 	root := proctest.ModuleRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	require.NoError(t, err)
@@ -73,6 +74,7 @@ func readmeBlock(t *testing.T, heading, kind string) string {
 // module, given the README's commands with the checkout's path, builds the
 // quick start. Modules come from the cache or the module proxy.
 func TestREADMEModuleSetUpBuilds(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a module")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,9 +84,11 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	var attempts atomic.Int64
 	go func() {
 		var kv jetstream.KeyValue
 		err := w.Wait(ctx, func(ctx context.Context) (err error) {
+			attempts.Add(1)
 			if _, _, err = topology.OpenStreams(ctx, env.JS, names); err != nil {
 				return err
 			}
@@ -95,7 +98,8 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 		done <- result{kv, err}
 	}()
 	natstest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for the jetpool topology") }, "waiting logged")
-	time.Sleep(500 * time.Millisecond) // several more attempts
+	more := attempts.Load() + 2
+	natstest.Eventually(t, 10*time.Second, func() bool { return attempts.Load() >= more }, "the waiter tries again")
 	assert.Empty(t, streamNames(t, env.JS), "the waiter created nothing")
 	select {
 	case r := <-done:
