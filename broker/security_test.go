@@ -187,6 +187,7 @@ tls {
 }
 
 func TestOptionsGiveTLSAndUsers(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	srv := startBroker(t, broker.Options{
 		TLS:   &tls.Config{Certificates: []tls.Certificate{p.serverPair}, MinVersion: tls.VersionTLS12},

@@ -15,6 +15,7 @@ import (
 // With a token, every request needs it, as a bearer header or as the
 // cookie that ?token= sets once; the token is never logged.
 func TestTokenIsRequired(t *testing.T) {
+	t.Parallel()
 	const token = "s3cret-dashboard-token-0123456789"
 	var logs natstest.Buffer
 	s := newSite(t, dashboard.Options{Token: token, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -49,6 +50,7 @@ func TestTokenIsRequired(t *testing.T) {
 // resolves to this machine (DNS rebinding) reads nothing, unless the name is
 // listed in Options.Hosts.
 func TestHostMustBeLoopbackWithoutToken(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, dashboard.Options{Hosts: []string{"dash.internal"}})
 	get := func(host string) int {
 		t.Helper()

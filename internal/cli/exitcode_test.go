@@ -52,6 +52,7 @@ func TestExitCodeClassifiesErrors(t *testing.T) {
 // Every exit code, from the command run in process against an embedded
 // broker.
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	ctx := context.Background()

@@ -65,6 +65,7 @@ func jetpoolStreams(t *testing.T, js jetstream.JetStream) []string {
 // work and produce started before provisioning create nothing: they wait,
 // saying what is missing and what to do, and run once `provision` has run.
 func TestWorkAndProduceWaitForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	src := filepath.Join(t.TempDir(), "items.txt")
@@ -92,6 +93,7 @@ func TestWorkAndProduceWaitForProvisioning(t *testing.T) {
 // enqueue on an unprovisioned server waits for its deadline, then names
 // what is missing; it creates nothing.
 func TestEnqueueWithoutTopologyNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	var out, errs natstest.Buffer
 	code := Main(context.Background(), []string{"--nats-url", env.Server.ClientURL(), "enqueue", "q", "-", "--batch", "b"},
@@ -103,6 +105,7 @@ func TestEnqueueWithoutTopologyNamesWhatIsMissing(t *testing.T) {
 
 // work --provision creates what is missing on a fresh server and runs.
 func TestWorkProvisionCreatesTopology(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--builtin", "noop", "--provision")

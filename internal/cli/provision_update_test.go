@@ -14,6 +14,7 @@ import (
 // `provision QUEUE --ack-wait 2s` on an existing consumer changes its
 // AckWait, and --max-ack-pending its MaxAckPending.
 func TestProvisionUpdatesQueueConsumer(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	provision := func(args ...string) {

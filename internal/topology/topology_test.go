@@ -39,6 +39,7 @@ func streamNames(t *testing.T, js jetstream.JetStream) []string {
 
 // Nothing that opens the topology creates any of it.
 func TestOpenNeverCreates(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -73,6 +74,7 @@ func TestOpenNeverCreates(t *testing.T) {
 // A waiter retries while the topology is missing, says once what is missing
 // and what to do, and proceeds once it is provisioned.
 func TestWaiterWaitsForProvision(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	var logs natstest.Buffer
 	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Hint: `run "jetpool provision q"`}
@@ -120,6 +122,7 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 // When the caller's context ends, the error names what is missing and wraps
 // both the cause and the context's error.
 func TestWaiterGivesUpNamingWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	require.NoError(t, topology.EnsureStreams(context.Background(), env.JS, topology.Options{}))
 	var logs natstest.Buffer
@@ -225,6 +228,7 @@ func TestTransient(t *testing.T) {
 // CreateMissing creates what is missing, as Provision would, and never
 // changes what exists, whoever created it.
 func TestCreateMissingLeavesExistingAlone(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -266,6 +270,7 @@ func TestCreateMissingLeavesExistingAlone(t *testing.T) {
 // CreateQueue creates a missing consumer on a provisioned stream, opens one
 // provisioning created, and raises MaxAckPending but changes nothing else.
 func TestCreateQueue(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
