@@ -1,105 +1,15 @@
 package jetpool_test
 
 import (
-	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// The README's Go quick start builds and runs as it stands: the test lays
-// it into the module through a build overlay, compiles it, runs it and
-// compares its output with the result the README shows.
-func TestREADMEQuickStartRuns(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	require.NoError(t, err)
-	_, rest, found := strings.Cut(string(readme), "```go\n")
-	require.True(t, found, "README has a Go block")
-	code, _, found := strings.Cut(rest, "```")
-	require.True(t, found)
-
-	dir := t.TempDir()
-	src := filepath.Join(dir, "main.go")
-	require.NoError(t, os.WriteFile(src, []byte(code), 0o600))
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	overlay, err := json.Marshal(map[string]map[string]string{
-		"Replace": {filepath.Join(wd, "internal", "readmequickstart", "main.go"): src},
-	})
-	require.NoError(t, err)
-	overlayFile := filepath.Join(dir, "overlay.json")
-	require.NoError(t, os.WriteFile(overlayFile, overlay, 0o600))
-
-	bin := filepath.Join(dir, "quickstart")
-	cmd := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, "./internal/readmequickstart")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "the README's quick start does not build:\n%s", out)
-
-	_, want, found := strings.Cut(code, "fmt.Printf(")
-	require.True(t, found)
-	_, want, _ = strings.Cut(want, "// ")
-	want, _, _ = strings.Cut(want, "\n")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	run := exec.CommandContext(ctx, bin)
-	var stdout, stderr strings.Builder
-	run.Stdout, run.Stderr = &stdout, &stderr
-	require.NoError(t, run.Run(), "the README's quick start failed or hung:\n%s", stderr.String())
-	assert.Equal(t, want, strings.TrimSpace(stdout.String()), "stderr:\n%s", stderr.String())
-}
-
-// readmeBlock returns the first fenced block of kind after heading.
-func readmeBlock(t *testing.T, heading, kind string) string {
-	t.Helper()
-	readme, err := os.ReadFile("README.md")
-	require.NoError(t, err)
-	_, rest, found := strings.Cut(string(readme), "\n"+heading+"\n")
-	require.True(t, found, "README has %q", heading)
-	_, rest, found = strings.Cut(rest, "```"+kind+"\n")
-	require.True(t, found)
-	block, _, _ := strings.Cut(rest, "```")
-	return block
-}
-
-// The README's way to use jetpool before it is published works: a new
-// module, given the README's commands with the checkout's path, builds the
-// quick start. Modules come from the cache or the module proxy.
-func TestREADMEModuleSetUpBuilds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a module")
-	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	app := t.TempDir()
-	// The module proxy as configured: go mod tidy needs the test
-	// dependencies of jetpool's dependencies, which building jetpool never
-	// downloads, so a fresh machine has them only from there.
-	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOWORK=off")
-	goCmd := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("go", args...)
-		cmd.Dir, cmd.Env = app, env
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
-	}
-	goCmd("mod", "init", "example.com/myapp")
-	quick := readmeBlock(t, "## Library quick start", "go")
-	require.NoError(t, os.WriteFile(filepath.Join(app, "main.go"), []byte(quick), 0o600))
-	for _, line := range strings.Split(strings.TrimSpace(readmeBlock(t, "## Using jetpool from your module", "sh")), "\n") {
-		args := strings.Fields(strings.ReplaceAll(line, "../jetpool", wd))
-		require.Equal(t, "go", args[0], line)
-		goCmd(args[1:]...)
-	}
-	goCmd("build", "-o", filepath.Join(app, "myapp"), ".")
-}
 
 // The README points to Example functions that exist, and does not claim
 // that go doc shows them.

@@ -27,6 +27,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestProvisionIsIdempotent(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -72,6 +73,7 @@ func streamConfigs(t *testing.T, js jetstream.JetStream) map[string]jetstream.St
 }
 
 func TestProvisionRefusesConflictingStream(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -108,17 +110,10 @@ func TestStartValidatesOptions(t *testing.T) {
 	assert.ErrorContains(t, err, `"::"`)
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Three embedded cluster members hold R3 streams, and provisioning through
 // any member works.
 func TestClusterOfThreeProvisionsR3(t *testing.T) {
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := []int{natstest.FreePort(t), natstest.FreePort(t), natstest.FreePort(t)}
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))

@@ -85,15 +85,6 @@ func (p *pki) write(t *testing.T, name, kind string, der []byte) string {
 	return path
 }
 
-// syncBuf collects a log the test reads while the server writes it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func startBroker(t *testing.T, o broker.Options) *broker.Server {
 	t.Helper()
 	if o.StoreDir == "" {
@@ -133,7 +124,7 @@ func asyncErrs() (nats.Option, func() error) {
 }
 
 func TestConfigFileGivesUsersAndPermissions(t *testing.T) {
-	var log syncBuf
+	var log natstest.Buffer
 	conf := writeConf(t, `
 listen: 0.0.0.0:4999
 jetstream { store_dir: /nonexistent/elsewhere }
@@ -196,6 +187,7 @@ tls {
 }
 
 func TestOptionsGiveTLSAndUsers(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	srv := startBroker(t, broker.Options{
 		TLS:   &tls.Config{Certificates: []tls.Certificate{p.serverPair}, MinVersion: tls.VersionTLS12},
@@ -263,7 +255,7 @@ func TestShippedServerConfig(t *testing.T) {
 	assert.ErrorIs(t, err, nats.ErrAuthorization, "no user, no entry")
 
 	// Two nodes route to each other over the file's mutual TLS.
-	ports := []int{freePort(t), freePort(t)}
+	ports := []int{natstest.FreePort(t), natstest.FreePort(t)}
 	routes := []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[0]), fmt.Sprintf("nats://127.0.0.1:%d", ports[1])}
 	var nodes []*broker.Server
 	for i, port := range ports {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -22,6 +22,7 @@ import (
 var fastBackoff = consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 func TestConcurrencyNeverExceedsLimit(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	const jobs, limit = 40, 3
 	publishN(t, env.JS, "q", "b1", jobs)
@@ -46,6 +47,7 @@ func TestConcurrencyNeverExceedsLimit(t *testing.T) {
 }
 
 func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "flaky", []byte("x"))
 	var mu sync.Mutex
@@ -68,6 +70,7 @@ func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
 }
 
 func TestPoisonJobIsDeadLetteredAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "poison", []byte("bad payload"))
 	var calls atomic.Int64
@@ -88,6 +91,7 @@ func TestPoisonJobIsDeadLetteredAfterMaxAttempts(t *testing.T) {
 }
 
 func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "perm", []byte("x"))
 	var calls atomic.Int64
@@ -103,6 +107,7 @@ func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
 }
 
 func TestPanicCountsAsFailedAttempt(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "panicky", []byte("x"))
 	p := startPool(t, env, consumer.Config{Queue: "q", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
@@ -118,6 +123,7 @@ func TestPanicCountsAsFailedAttempt(t *testing.T) {
 }
 
 func TestTimeoutCancelsHandler(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "slow", []byte("x"))
 	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 1, Timeout: 100 * time.Millisecond}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
@@ -180,6 +186,7 @@ func TestCrashedWorkersJobComesBackWithinAckWait(t *testing.T) {
 }
 
 func TestDeliveryPastMaxAttemptsIsDeadWithoutRunning(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{AckWait: 500 * time.Millisecond}, "q")
 	publish(t, env.JS, "q", "b1", "died-last", []byte("x"))
 	abandon(t, env.JS, "q") // the worker died during attempt 1 of 1
@@ -196,6 +203,7 @@ func TestDeliveryPastMaxAttemptsIsDeadWithoutRunning(t *testing.T) {
 }
 
 func TestStoppingUnderLoadLosesNothing(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	const jobs = 300
 	ids := publishN(t, env.JS, "q", "b1", jobs)
@@ -231,6 +239,7 @@ func TestStoppingUnderLoadLosesNothing(t *testing.T) {
 }
 
 func TestRedeliveredJobForwardsOnce(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "stage1", "stage2")
 	in := nats.NewMsg(names.JobSubject("stage1", "b1"))
 	in.Data = []byte("in")
@@ -285,6 +294,7 @@ func TestPoolResumesAfterBrokerRestart(t *testing.T) {
 }
 
 func TestConfigIsValidated(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	h := jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil })
 	for _, tc := range []struct {
@@ -318,6 +328,7 @@ func TestBackoffGrowsWithinBounds(t *testing.T) {
 // however many are waiting: with every worker busy, the server sees at most
 // that many jobs delivered and unacknowledged.
 func TestUnackedJobsStayWithinConcurrencyPlusPrefetch(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publishN(t, env.JS, "q", "b1", 40)
 	const concurrency, prefetch = 3, 2
@@ -354,6 +365,7 @@ func TestUnackedJobsStayWithinConcurrencyPlusPrefetch(t *testing.T) {
 // A handler that ignores its context cannot be stopped; Stop says so
 // instead of hanging, and the pool finishes stopping once the handler returns.
 func TestStopReportsHandlersIgnoringContext(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "stubborn", nil)
 	release := make(chan struct{})

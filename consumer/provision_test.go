@@ -1,9 +1,7 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
-	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,28 +11,11 @@ import (
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is a log sink the test reads while the pool writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func streamNames(t *testing.T, js jetstream.JetStream) []string {
 	t.Helper()
@@ -75,8 +56,10 @@ func (h *countingHandler) count() int {
 // is missing and what to do, and runs the queue's jobs once `provision` has
 // created the topology its way.
 func TestPoolWaitsForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
-	var logs syncBuffer
+	asked := natstest.Requests(t, env.Conn, "$JS.API.STREAM.INFO.JETPOOL_JOBS")
+	var logs natstest.Buffer
 	h := &countingHandler{}
 	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, h)
 	require.NoError(t, err)
@@ -93,7 +76,8 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(logs.String(), `level=WARN msg="waiting for the jetpool topology: stream JETPOOL_JOBS not found; run \"jetpool provision q\" or start workers with --provision"`)
 	}, "the pool says what it waits for:\n%s", logs.String())
-	time.Sleep(300 * time.Millisecond) // more attempts
+	more := asked() + 2
+	natstest.Eventually(t, 10*time.Second, func() bool { return asked() >= more }, "the pool asks for the stream again")
 	assert.Empty(t, streamNames(t, env.JS), "the pool created no stream")
 	select {
 	case err := <-started:
@@ -124,6 +108,7 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 // On streams provisioned without the queue, the pool creates its own
 // consumer, with its own AckWait and the stream's replicas.
 func TestPoolCreatesItsConsumerOnProvisionedStreams(t *testing.T) {
+	t.Parallel()
 	env := setup(t, topology.Options{})
 	h := &countingHandler{}
 	startPool(t, env, consumer.Config{Queue: "q", AckWait: 4 * time.Second}, h)
@@ -138,6 +123,7 @@ func TestPoolCreatesItsConsumerOnProvisionedStreams(t *testing.T) {
 
 // With Provision, a pool on a fresh server creates what it needs at once.
 func TestPoolWithProvisionCreatesTopology(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	h := &countingHandler{}
 	startPool(t, env, consumer.Config{Queue: "q", Provision: true}, h)
@@ -148,6 +134,7 @@ func TestPoolWithProvisionCreatesTopology(t *testing.T) {
 
 // A pool whose setup context ends before provisioning says what is missing.
 func TestPoolStartGivesUpNamingWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: env.Log}, &countingHandler{})
 	require.NoError(t, err)

@@ -23,6 +23,7 @@ import (
 // The API serves what jetpool status collects, batches in pages newest
 // first, a batch's stages, and where a job is.
 func TestAPIStatusBatchesAndJobs(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, dashboard.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -71,6 +72,7 @@ func TestAPIStatusBatchesAndJobs(t *testing.T) {
 // CSRF token from the same origin: anything else is refused with 403 and
 // changes nothing. A retried job is processed.
 func TestDeadLettersPagesRetryPurgeAndCSRF(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, dashboard.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

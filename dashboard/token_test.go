@@ -1,41 +1,23 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"sync"
 	"testing"
 
 	"github.com/jetpool/jetpool/dashboard"
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuffer collects a logger's output safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // With a token, every request needs it, as a bearer header or as the
 // cookie that ?token= sets once; the token is never logged.
 func TestTokenIsRequired(t *testing.T) {
+	t.Parallel()
 	const token = "s3cret-dashboard-token-0123456789"
-	var logs lockedBuffer
+	var logs natstest.Buffer
 	s := newSite(t, dashboard.Options{Token: token, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 	assert.Equal(t, http.StatusUnauthorized, s.get(t, "api/status", nil))
@@ -68,6 +50,7 @@ func TestTokenIsRequired(t *testing.T) {
 // resolves to this machine (DNS rebinding) reads nothing, unless the name is
 // listed in Options.Hosts.
 func TestHostMustBeLoopbackWithoutToken(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, dashboard.Options{Hosts: []string{"dash.internal"}})
 	get := func(host string) int {
 		t.Helper()

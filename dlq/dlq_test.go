@@ -21,6 +21,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestListRetryPurge(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -91,6 +92,7 @@ func TestListRetryPurge(t *testing.T) {
 // Admin takes Options, as every other constructor does; zero Options mean
 // the default names.
 func TestNewTakesOptions(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	names, err := jetpool.NewNames("acme")
 	require.NoError(t, err)

@@ -57,6 +57,7 @@ func get(t *testing.T, url string) (int, string) {
 // The metrics count exactly what a batch did: 7 jobs completed at once, 2
 // completed after one retry, 1 dead after 2 attempts: 13 attempts.
 func TestMetricsCountWhatABatchDid(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -129,6 +130,7 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 
 // Readiness turns false while the server is down and true when it returns.
 func TestReadinessFollowsTheServer(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -3,17 +3,18 @@ package producer_test
 import (
 	"context"
 	"errors"
-	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEnqueueOversizePayloadNamesTheLimit(t *testing.T) {
+	t.Parallel()
 	_, p := setup(t, topology.Options{MaxMsgSize: 1024}, "q")
 	_, err := p.Enqueue(context.Background(), "q", make([]byte, 4096), producer.WithID("big"))
 	require.Error(t, err)
@@ -23,6 +24,7 @@ func TestEnqueueOversizePayloadNamesTheLimit(t *testing.T) {
 }
 
 func TestEnqueueToFullStreamFails(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{MaxMsgs: 3}, "q")
 	for i := range 3 {
 		_, err := p.Enqueue(context.Background(), "q", []byte("x"), producer.WithID("j"+string(rune('0'+i))))
@@ -71,6 +73,7 @@ func TestEnqueueWithoutDeadlineStopsAtTheProducersTimeout(t *testing.T) {
 }
 
 func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	id, err := p.Enqueue(context.Background(), "q", []byte("a"), producer.WithID("once"))
 	require.NoError(t, err)
@@ -83,6 +86,7 @@ func TestEnqueueDuplicateIsReportedNotStored(t *testing.T) {
 }
 
 func TestEnqueueRefusesInvalidNames(t *testing.T) {
+	t.Parallel()
 	_, p := setup(t, topology.Options{}, "q")
 	_, err := p.Enqueue(context.Background(), "bad.queue", nil)
 	assert.ErrorContains(t, err, `"bad.queue"`)
@@ -96,6 +100,7 @@ func TestEnqueueRefusesInvalidNames(t *testing.T) {
 }
 
 func TestBatchWithAnOversizeJobPublishesNothing(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{MaxMsgSize: 512}, "q")
 	in := items("j", 100)
 	in[42].Payload = make([]byte, 1000)

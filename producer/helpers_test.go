@@ -1,10 +1,7 @@
 package producer_test
 
 import (
-	"bytes"
 	"context"
-	"github.com/jetpool/jetpool/topology"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/require"
 )
 
@@ -71,26 +69,4 @@ func (s *idSet) has(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m[id] > 0
-}
-
-// syncBuffer is a log sink the test can read while loggers write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func bufferLogger(buf *syncBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

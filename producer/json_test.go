@@ -2,7 +2,6 @@ package producer_test
 
 import (
 	"context"
-	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,6 +22,7 @@ type greeting struct {
 // Typed jobs end to end: EnqueueJSON and JSONItem encode, a JSONHandler
 // decodes, and a payload that is not a greeting goes to the dead letters.
 func TestTypedJobsRoundTrip(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "greet")
 	var mu sync.Mutex
 	var got []greeting

@@ -3,8 +3,6 @@ package producer_test
 import (
 	"context"
 	"errors"
-	"github.com/jetpool/jetpool/batch"
-	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +10,10 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,12 +57,12 @@ func TestManagerWarnsOnOverrun(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		return nil
 	})
-	logs := &syncBuffer{}
+	logs := &natstest.Buffer{}
 	var reports []producer.CycleReport
 	var mu sync.Mutex
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
 		Name: "slow", Queue: "q", Interval: 200 * time.Millisecond, Source: fixedSource(2), Cycles: 2,
-		Logger: bufferLogger(logs),
+		Logger: natstest.BufferLogger(logs),
 		OnCycle: func(r producer.CycleReport) {
 			mu.Lock()
 			reports = append(reports, r)
@@ -241,6 +241,7 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 }
 
 func TestManagerConfigIsValidated(t *testing.T) {
+	t.Parallel()
 	env, _ := setup(t, topology.Options{})
 	for _, tc := range []struct {
 		cfg  producer.ManagerConfig
@@ -260,11 +261,12 @@ func TestManagerConfigIsValidated(t *testing.T) {
 // A manager started before provisioning waits, saying what is missing,
 // and runs its cycles once the topology exists; it creates nothing itself.
 func TestManagerWaitsForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
-	logs := &syncBuffer{}
+	logs := &natstest.Buffer{}
 	reports := make(chan producer.CycleReport, 1)
 	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
-		Name: "late", Queue: "q", Interval: time.Second, Cycles: 1, Logger: bufferLogger(logs),
+		Name: "late", Queue: "q", Interval: time.Second, Cycles: 1, Logger: natstest.BufferLogger(logs),
 		Source:  func(context.Context) ([]producer.Item, error) { return []producer.Item{{Payload: []byte("x")}}, nil },
 		OnCycle: func(r producer.CycleReport) { reports <- r },
 	})
@@ -290,6 +292,7 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 // enqueued resumes the cycle when its source gives the same jobs, and says
 // why it does not run when the source gives others.
 func TestManagerReRunInsideTheInterval(t *testing.T) {
+	t.Parallel()
 	env, _ := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(context.Context, *jetpool.Job) error { return nil })
 	source := func(ids ...string) producer.Source {
@@ -301,10 +304,10 @@ func TestManagerReRunInsideTheInterval(t *testing.T) {
 			return out, nil
 		}
 	}
-	runOnce := func(src producer.Source, logs *syncBuffer) producer.CycleReport {
+	runOnce := func(src producer.Source, logs *natstest.Buffer) producer.CycleReport {
 		var rep producer.CycleReport
 		m, err := producer.NewManager(env.JS, producer.ManagerConfig{
-			Name: "daily", Queue: "q", Interval: 24 * time.Hour, Cycles: 1, Source: src, Logger: bufferLogger(logs),
+			Name: "daily", Queue: "q", Interval: 24 * time.Hour, Cycles: 1, Source: src, Logger: natstest.BufferLogger(logs),
 			OnCycle: func(r producer.CycleReport) { rep = r },
 		})
 		require.NoError(t, err)
@@ -313,16 +316,16 @@ func TestManagerReRunInsideTheInterval(t *testing.T) {
 		require.NoError(t, m.Run(ctx))
 		return rep
 	}
-	first := runOnce(source("a", "b", "c"), &syncBuffer{})
+	first := runOnce(source("a", "b", "c"), &natstest.Buffer{})
 	require.NoError(t, first.Err)
 	require.Equal(t, 3, first.Report.Completed)
 
-	same := runOnce(source("a", "b", "c"), &syncBuffer{})
+	same := runOnce(source("a", "b", "c"), &natstest.Buffer{})
 	require.NoError(t, same.Err)
 	assert.Equal(t, first.Batch, same.Batch, "the same interval")
 	assert.Equal(t, 3, same.Report.Expected, "resumed, not duplicated")
 
-	logs := &syncBuffer{}
+	logs := &natstest.Buffer{}
 	other := runOnce(source("x", "y"), logs)
 	require.ErrorIs(t, other.Err, producer.ErrBatchMismatch)
 	assert.Contains(t, logs.String(), "enqueued already, with other jobs")

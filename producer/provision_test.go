@@ -42,15 +42,17 @@ func numberedItems(n int) []producer.Item {
 // they wait, saying what is missing, and the batch runs once `provision`
 // has created the topology its way.
 func TestProducerWaitsForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
-	var logs syncBuffer
-	p, err := producer.New(env.JS, producer.Options{Logger: bufferLogger(&logs)})
+	asked := natstest.Requests(t, env.Conn, "$JS.API.STREAM.INFO.JETPOOL_JOBS")
+	var logs natstest.Buffer
+	p, err := producer.New(env.JS, producer.Options{Logger: natstest.BufferLogger(&logs)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	var seen idSet
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: bufferLogger(&logs)},
+	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: natstest.BufferLogger(&logs)},
 		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil }))
 	require.NoError(t, err)
 	poolStarted := make(chan error, 1)
@@ -75,7 +77,8 @@ func TestProducerWaitsForProvisioning(t *testing.T) {
 		return strings.Contains(logs.String(), `level=WARN msg="waiting for the jetpool topology: stream JETPOOL_JOBS not found; run \"jetpool provision QUEUE\""`) &&
 			strings.Contains(logs.String(), `level=WARN msg="waiting for the jetpool topology: stream JETPOOL_JOBS not found; run \"jetpool provision q\" or start workers with --provision"`)
 	}, "producer and pool say what they wait for:\n%s", logs.String())
-	time.Sleep(300 * time.Millisecond) // more attempts
+	more := asked() + 4
+	natstest.Eventually(t, 10*time.Second, func() bool { return asked() >= more }, "producer and pool ask for the stream again")
 	assert.Empty(t, streamNames(t, env.JS), "nothing was created")
 	select {
 	case r := <-enqueued:
@@ -109,6 +112,7 @@ func TestProducerWaitsForProvisioning(t *testing.T) {
 
 // A producer whose call ends before provisioning says what is missing.
 func TestProducerGivesUpNamingWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetpool/jetpool/batch"
-	"github.com/jetpool/jetpool/topology"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,6 +64,7 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 }
 
 func TestReconcileFromAnotherClient(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatchID("shared"))
 	require.NoError(t, err)

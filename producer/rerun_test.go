@@ -3,14 +3,14 @@ package producer_test
 import (
 	"context"
 	"errors"
-	"github.com/jetpool/jetpool/batch"
-	"github.com/jetpool/jetpool/topology"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,6 +54,7 @@ func workMsgs(t *testing.T, env *natstest.Env) uint64 {
 // same input while workers drain it completes the batch with each job
 // stored once and an exact expected count.
 func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{MaxMsgs: 500}, "q")
 	const n = 2000
 	in := items("full", n)
@@ -129,6 +130,7 @@ func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
 }
 
 func TestReRunWithOtherJobsIsRefused(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	_, err := p.EnqueueBatch(context.Background(), "q", items("a", 50), producer.WithBatchID("b"))
 	require.NoError(t, err)
@@ -205,6 +207,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 // stops with ErrTakenOver or finishes first; either way each job is stored
 // once and counted once.
 func TestConcurrentReRunsStayExact(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	const n = 10000
 	in := items("cc", n)

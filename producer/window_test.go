@@ -3,13 +3,13 @@ package producer_test
 import (
 	"context"
 	"fmt"
-	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -64,6 +64,7 @@ func ownPayloads(n int) []producer.Item {
 // with a window far smaller than the batch so that messages go round many
 // times, and some jobs with headers of their own among them.
 func TestBatchMessagesCarryTheirOwnJob(t *testing.T) {
+	t.Parallel()
 	env, _ := setup(t, topology.Options{}, "q")
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Window: 16})
 	require.NoError(t, err)
@@ -101,6 +102,7 @@ func TestBatchMessagesCarryTheirOwnJob(t *testing.T) {
 // publisher; the producer's next batch publishes exactly, undisturbed by
 // the answers still due to the first.
 func TestBatchAfterACancelledOneIsExact(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -140,6 +142,7 @@ func TestBatchAfterACancelledOneIsExact(t *testing.T) {
 // time, every job must still be stored once, with its own payload, and the
 // manifest must count each once.
 func TestBatchUnderAckTimeoutsStoresEachJobOnce(t *testing.T) {
+	t.Parallel()
 	env, _ := setup(t, topology.Options{}, "q")
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log, Window: 64, AckTimeout: 3 * time.Millisecond})
 	require.NoError(t, err)
@@ -171,6 +174,7 @@ func TestBatchUnderAckTimeoutsStoresEachJobOnce(t *testing.T) {
 // it ever ran: after many batches at once, the connection holds no more
 // than a few reply subscriptions.
 func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	base := env.Conn.NumSubscriptions()
 	var wg sync.WaitGroup
@@ -189,6 +193,7 @@ func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
 // Close lets go of the idle publisher a batch left behind; a closed
 // producer still enqueues, and keeps no publisher afterwards.
 func TestCloseReleasesThePublishersAndKeepsWorking(t *testing.T) {
+	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	ctx := context.Background()
 	_, err := p.EnqueueBatch(ctx, "q", items("a", 100), producer.WithBatchID("a"))

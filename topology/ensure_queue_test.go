@@ -15,6 +15,7 @@ import (
 // Provisioning an existing queue brings its consumer's settings in line
 // with the options, as it does the streams': not only MaxAckPending.
 func TestProvisionUpdatesExistingConsumer(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -49,6 +50,7 @@ func TestProvisionUpdatesExistingConsumer(t *testing.T) {
 // A consumer set up with a setting JetStream cannot change, or a change
 // JetStream refuses, is an error that names the consumer and the setting.
 func TestProvisionRefusesConsumerItCannotUpdate(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

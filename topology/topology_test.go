@@ -1,13 +1,12 @@
 package topology_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,28 +24,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var names = jetpool.DefaultNames()
 
-// syncBuffer is a log sink the test reads while loggers write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func bufferLogger(buf *syncBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
 func streamNames(t *testing.T, js jetstream.JetStream) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -62,6 +39,7 @@ func streamNames(t *testing.T, js jetstream.JetStream) []string {
 
 // Nothing that opens the topology creates any of it.
 func TestOpenNeverCreates(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -96,9 +74,10 @@ func TestOpenNeverCreates(t *testing.T) {
 // A waiter retries while the topology is missing, says once what is missing
 // and what to do, and proceeds once it is provisioned.
 func TestWaiterWaitsForProvision(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
-	var logs syncBuffer
-	w := topology.Waiter{Logger: bufferLogger(&logs), Hint: `run "jetpool provision q"`}
+	var logs natstest.Buffer
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Hint: `run "jetpool provision q"`}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -107,9 +86,11 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	var attempts atomic.Int64
 	go func() {
 		var kv jetstream.KeyValue
 		err := w.Wait(ctx, func(ctx context.Context) (err error) {
+			attempts.Add(1)
 			if _, _, err = topology.OpenStreams(ctx, env.JS, names); err != nil {
 				return err
 			}
@@ -119,7 +100,8 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 		done <- result{kv, err}
 	}()
 	natstest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for the jetpool topology") }, "waiting logged")
-	time.Sleep(500 * time.Millisecond) // several more attempts
+	more := attempts.Load() + 2
+	natstest.Eventually(t, 10*time.Second, func() bool { return attempts.Load() >= more }, "the waiter tries again")
 	assert.Empty(t, streamNames(t, env.JS), "the waiter created nothing")
 	select {
 	case r := <-done:
@@ -140,10 +122,11 @@ func TestWaiterWaitsForProvision(t *testing.T) {
 // When the caller's context ends, the error names what is missing and wraps
 // both the cause and the context's error.
 func TestWaiterGivesUpNamingWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	require.NoError(t, topology.EnsureStreams(context.Background(), env.JS, topology.Options{}))
-	var logs syncBuffer
-	w := topology.Waiter{Logger: bufferLogger(&logs)}
+	var logs natstest.Buffer
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs)}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	err := w.Wait(ctx, func(ctx context.Context) error {
@@ -174,9 +157,9 @@ func TestWaiterReturnsOtherErrorsAtOnce(t *testing.T) {
 // The warning comes again at most every LogEvery, also across calls that
 // share a WaitLog, and the delay between attempts grows to Max.
 func TestWaiterLogsAtMostEveryLogEvery(t *testing.T) {
-	var logs syncBuffer
+	var logs natstest.Buffer
 	var wl topology.WaitLog
-	w := topology.Waiter{Logger: bufferLogger(&logs), Initial: time.Millisecond, Max: 20 * time.Millisecond, LogEvery: 300 * time.Millisecond, Log: &wl}
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Initial: time.Millisecond, Max: 20 * time.Millisecond, LogEvery: 300 * time.Millisecond, Log: &wl}
 	missing := &topology.MissingError{Kind: "stream", Name: "JETPOOL_JOBS", Err: jetstream.ErrStreamNotFound}
 	var calls int
 	began := time.Now()
@@ -199,8 +182,8 @@ func TestWaiterLogsAtMostEveryLogEvery(t *testing.T) {
 
 // Transient JetStream failures are waited out like a missing object.
 func TestWaiterRidesOutTransientErrors(t *testing.T) {
-	var logs syncBuffer
-	w := topology.Waiter{Logger: bufferLogger(&logs), Initial: time.Millisecond}
+	var logs natstest.Buffer
+	w := topology.Waiter{Logger: natstest.BufferLogger(&logs), Initial: time.Millisecond}
 	unavailable := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
 	errs := []error{nats.ErrNoResponders, nats.ErrTimeout, unavailable}
 	calls := 0
@@ -245,6 +228,7 @@ func TestTransient(t *testing.T) {
 // CreateMissing creates what is missing, as Provision would, and never
 // changes what exists, whoever created it.
 func TestCreateMissingLeavesExistingAlone(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -286,6 +270,7 @@ func TestCreateMissingLeavesExistingAlone(t *testing.T) {
 // CreateQueue creates a missing consumer on a provisioned stream, opens one
 // provisioning created, and raises MaxAckPending but changes nothing else.
 func TestCreateQueue(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // One group serves two queues on one connection, each with its own
 // concurrency and handler, and stops both.
 func TestGroupServesSeveralQueues(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -83,6 +84,7 @@ func TestGroupServesSeveralQueues(t *testing.T) {
 }
 
 func TestGroupRefusesBadQueues(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	noop := jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil })
 	_, err := workers.New(env.JS)

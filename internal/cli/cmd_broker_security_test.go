@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -16,11 +17,11 @@ import (
 
 // startBrokerCommand runs `jetpool broker` with args until the test ends
 // and returns the client URL it prints.
-func startBrokerCommand(t *testing.T, args ...string) (url string, stderr *lockedBuffer) {
+func startBrokerCommand(t *testing.T, args ...string) (url string, stderr *natstest.Buffer) {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
-	var stdout lockedBuffer
-	stderr = &lockedBuffer{}
+	var stdout natstest.Buffer
+	stderr = &natstest.Buffer{}
 	done := make(chan int, 1)
 	args = append([]string{"broker", "--store", t.TempDir(), "--listen", "127.0.0.1:-1"}, args...)
 	go func() { done <- Main(ctx, args, strings.NewReader(""), &stdout, stderr) }()

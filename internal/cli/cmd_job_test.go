@@ -21,6 +21,7 @@ import (
 // acknowledged), dead (with its letter), and gone once completed or when
 // never enqueued.
 func TestJobShowSaysWhereAJobIs(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 // match the work stream; workers and slots come from the registry; the
 // cluster section names the streams.
 func TestStatusShowsUnconsumedQueuesAndWorkers(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -168,6 +169,7 @@ func TestStatusShowsMetaLeaderAndConsumerLeaders(t *testing.T) {
 // worker holding them they await redelivery. While a worker holds jobs,
 // they are in flight.
 func TestStatusShowsReturnedJobsAwaitingRedelivery(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 // The ID a single enqueue prints names its batch too, as --help says: batch
 // show and batch wait accept it.
 func TestSingleEnqueuePrintsABatchID(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	ctx := context.Background()

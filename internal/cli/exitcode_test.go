@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"github.com/jetpool/jetpool/batch"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +52,7 @@ func TestExitCodeClassifiesErrors(t *testing.T) {
 // Every exit code, from the command run in process against an embedded
 // broker.
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	ctx := context.Background()
@@ -130,7 +129,7 @@ func TestExitCodes(t *testing.T) {
 		enqueue(t, "idle", "b-stuck", "a\n")
 		sigCtx, interrupt := context.WithCancel(ctx)
 		defer interrupt()
-		stderr := &syncBuffer{}
+		stderr := &natstest.Buffer{}
 		done := make(chan result, 1)
 		go func() { done <- runMain(sigCtx, "", stderr, "--nats-url", url, "batch", "wait", "b-stuck") }()
 		natstest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(stderr.String(), "batch progress") },
@@ -159,13 +158,13 @@ type result struct {
 // runJetpool runs the command in process and returns its outcome.
 func runJetpool(t *testing.T, ctx context.Context, stdin string, args ...string) result {
 	t.Helper()
-	res := runMain(ctx, stdin, &syncBuffer{}, args...)
+	res := runMain(ctx, stdin, &natstest.Buffer{}, args...)
 	t.Logf("jetpool %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.code, res.stdout, res.stderr)
 	return res
 }
 
-func runMain(ctx context.Context, stdin string, stderr *syncBuffer, args ...string) result {
-	var stdout syncBuffer
+func runMain(ctx context.Context, stdin string, stderr *natstest.Buffer, args ...string) result {
+	var stdout natstest.Buffer
 	code := Main(ctx, args, strings.NewReader(stdin), &stdout, stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -176,7 +175,7 @@ func startWorker(t *testing.T, url string, args ...string) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() {
-		done <- runMain(ctx, "", &syncBuffer{}, append([]string{"--nats-url", url, "work"}, args...)...)
+		done <- runMain(ctx, "", &natstest.Buffer{}, append([]string{"--nats-url", url, "work"}, args...)...)
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -194,22 +193,4 @@ func plainNATS(t *testing.T) string {
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	require.True(t, s.ReadyForConnections(10*time.Second))
 	return s.ClientURL()
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -17,6 +17,7 @@ import (
 // produce takes its interval from the config file's pool when --every is
 // not given, as work takes concurrency and timeout.
 func TestProduceTakesIntervalFromConfig(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	src := filepath.Join(t.TempDir(), "items.txt")
@@ -74,6 +75,7 @@ func TestParseByteSize(t *testing.T) {
 // provision takes --max-msg-size with a unit, in the form its help prints
 // the default.
 func TestProvisionMaxMsgSizeWithUnit(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	res := runJetpool(t, context.Background(), "", "--nats-url", env.Server.ClientURL(), "provision", "q", "--max-msg-size", "2MiB")
 	require.Equal(t, ExitOK, res.code, res.stderr)

@@ -174,7 +174,7 @@ func TestWorkExecTimeoutEndsProcessGroup(t *testing.T) {
 	url := env.Server.ClientURL()
 	file := filepath.Join(t.TempDir(), "pids")
 	t.Setenv("JETPOOL_TEST_PIDS", file)
-	var out, errs lockedBuffer
+	var out, errs natstest.Buffer
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"--nats-url", url, "provision", "q"}, strings.NewReader(""), &out, &errs), errs.String())
 	worker := runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--timeout", "1s", "--max-attempts", "1", "--env", "JETPOOL_TEST_PIDS",
 		"--exec", "sh", "-c", stubbornScript)

@@ -22,6 +22,7 @@ func decode(t *testing.T, res result) map[string]any {
 // Every command that prints a result prints it as one JSON object with
 // --json.
 func TestJSONResults(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	ctx := context.Background()

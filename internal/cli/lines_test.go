@@ -16,6 +16,7 @@ import (
 // (empty or white space only) are skipped, and a job's ID carries its
 // line's number, so skipping a blank line shifts no ID.
 func TestBlankLinesSkippedAndIDsKeepLineNumbers(t *testing.T) {
+	t.Parallel()
 	items, err := linesToItems([]byte("a\n\n  \t\nb\r\n\nc"))
 	require.NoError(t, err)
 	var ids, payloads []string

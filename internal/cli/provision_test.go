@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuffer is a log sink the test reads while a command writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // background runs the command until stop is called or it ends by itself.
 type background struct {
-	stderr lockedBuffer
+	stderr natstest.Buffer
 	stop   context.CancelFunc
 	done   chan int
 }
@@ -45,7 +25,7 @@ func runInBackground(t *testing.T, args ...string) *background {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	b := &background{stop: stop, done: make(chan int, 1)}
-	go func() { b.done <- Main(ctx, args, strings.NewReader(""), &lockedBuffer{}, &b.stderr) }()
+	go func() { b.done <- Main(ctx, args, strings.NewReader(""), &natstest.Buffer{}, &b.stderr) }()
 	t.Cleanup(func() {
 		stop()
 		select {
@@ -85,6 +65,7 @@ func jetpoolStreams(t *testing.T, js jetstream.JetStream) []string {
 // work and produce started before provisioning create nothing: they wait,
 // saying what is missing and what to do, and run once `provision` has run.
 func TestWorkAndProduceWaitForProvisioning(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	src := filepath.Join(t.TempDir(), "items.txt")
@@ -99,7 +80,7 @@ func TestWorkAndProduceWaitForProvisioning(t *testing.T) {
 	}, "work and produce say what they wait for:\nwork: %s\nproduce: %s", worker.stderr.String(), prod.stderr.String())
 	assert.Empty(t, jetpoolStreams(t, env.JS), "nothing was created")
 
-	var out, errs lockedBuffer
+	var out, errs natstest.Buffer
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"--nats-url", url, "provision", "q"}, strings.NewReader(""), &out, &errs), errs.String())
 	require.Equal(t, ExitOK, prod.wait(t, 30*time.Second), prod.stderr.String())
 	assert.Contains(t, prod.stderr.String(), "completed=3", prod.stderr.String())
@@ -112,8 +93,9 @@ func TestWorkAndProduceWaitForProvisioning(t *testing.T) {
 // enqueue on an unprovisioned server waits for its deadline, then names
 // what is missing; it creates nothing.
 func TestEnqueueWithoutTopologyNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
-	var out, errs lockedBuffer
+	var out, errs natstest.Buffer
 	code := Main(context.Background(), []string{"--nats-url", env.Server.ClientURL(), "enqueue", "q", "-", "--batch", "b"},
 		strings.NewReader("a\n"), &out, &errs)
 	assert.NotEqual(t, ExitOK, code)
@@ -123,6 +105,7 @@ func TestEnqueueWithoutTopologyNamesWhatIsMissing(t *testing.T) {
 
 // work --provision creates what is missing on a fresh server and runs.
 func TestWorkProvisionCreatesTopology(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	runInBackground(t, "--nats-url", url, "work", "--queue", "q", "--builtin", "noop", "--provision")
@@ -134,10 +117,10 @@ func TestWorkProvisionCreatesTopology(t *testing.T) {
 		return err == nil
 	}, "the queue's consumer exists")
 
-	var out, errs lockedBuffer
+	var out, errs natstest.Buffer
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"--nats-url", url, "enqueue", "q", "-", "--batch", "b"},
 		strings.NewReader("a\nb\n"), &out, &errs), errs.String())
-	out, errs = lockedBuffer{}, lockedBuffer{}
+	out, errs = natstest.Buffer{}, natstest.Buffer{}
 	assert.Equal(t, ExitOK, Main(context.Background(), []string{"--nats-url", url, "batch", "wait", "b", "--timeout", "30s"},
 		strings.NewReader(""), &out, &errs), errs.String())
 	assert.Contains(t, out.String(), "completed 2")

@@ -14,11 +14,12 @@ import (
 // `provision QUEUE --ack-wait 2s` on an existing consumer changes its
 // AckWait, and --max-ack-pending its MaxAckPending.
 func TestProvisionUpdatesQueueConsumer(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	provision := func(args ...string) {
 		t.Helper()
-		var out, errs lockedBuffer
+		var out, errs natstest.Buffer
 		code := Main(context.Background(), append([]string{"--nats-url", url, "provision", "q"}, args...), strings.NewReader(""), &out, &errs)
 		require.Equal(t, ExitOK, code, errs.String())
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
@@ -62,7 +63,7 @@ func (s *secretScan) check(t *testing.T, what, out string) {
 func runFor(d time.Duration, stdin string, args ...string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr natstest.Buffer
 	code := Main(ctx, args, strings.NewReader(stdin), &stdout, &stderr)
 	return code, stdout.String() + stderr.String()
 }

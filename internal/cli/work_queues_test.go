@@ -16,6 +16,7 @@ import (
 // One work process serves several queues, each with its own concurrency,
 // its program telling them apart by JETPOOL_QUEUE.
 func TestWorkServesSeveralQueues(t *testing.T) {
+	t.Parallel()
 	env := natstest.Start(t)
 	url := env.Server.ClientURL()
 	ctx := context.Background()

@@ -1,5 +1,6 @@
-// Package natstest starts a real embedded nats-server for tests and routes
-// logs to the test log.
+// Package natstest starts a real embedded nats-server for tests, routes
+// logs to the test log and holds the small helpers tests share: a buffer
+// safe to read while written, polling for a condition, free ports.
 package natstest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,4 +129,21 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 			t.Logf("a 5ms poll took %s: the test process stalled", gap)
 		}
 	}
+}
+
+// Requests counts the messages published on subject (wildcards allowed)
+// from now on, as a subscriber on nc sees them: how often clients asked the
+// JetStream API something, for one. The count stops at the test's end.
+func Requests(t testing.TB, nc *nats.Conn, subject string) func() int {
+	t.Helper()
+	var n atomic.Int64
+	sub, err := nc.Subscribe(subject, func(*nats.Msg) { n.Add(1) })
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", subject, err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatalf("subscribe %s: %v", subject, err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return func() int { return int(n.Load()) }
 }

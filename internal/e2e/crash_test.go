@@ -1,4 +1,4 @@
-package jetpool_test
+package e2e_test
 
 // Process tests of the producer side under real faults: `jetpool enqueue -`
 // killed with SIGKILL mid-stream and re-run, a broker restart, a full
@@ -8,8 +8,6 @@ package jetpool_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"github.com/jetpool/jetpool/topology"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,22 +15,12 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/internal/proctest"
 	"github.com/jetpool/jetpool/producer"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// lines returns n numbered payload lines and the job IDs `enqueue -` gives
-// them in batch.
-func lines(batch string, n int) (string, []string) {
-	var in strings.Builder
-	ids := make([]string, n)
-	for i := range n {
-		fmt.Fprintf(&in, "payload %d\n", i)
-		ids[i] = fmt.Sprintf("%s-%d", batch, i+1)
-	}
-	return in.String(), ids
-}
 
 // batchJSON is what `batch show --json` prints.
 type batchJSON struct {
@@ -47,7 +35,7 @@ type batchJSON struct {
 
 func showBatch(t *testing.T, url, batch string) batchJSON {
 	t.Helper()
-	out, code := run(t, url, "", "batch", "show", batch, "--json")
+	out, code := proctest.Run(t, url, "", "batch", "show", batch, "--json")
 	require.Equal(t, 0, code, out)
 	var r batchJSON
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
@@ -69,10 +57,10 @@ func workMsgs(env *natstest.Env) uint64 {
 // work stream holds at least after jobs.
 func killMidStream(t *testing.T, env *natstest.Env, input, queue, batch string, after uint64) {
 	t.Helper()
-	p := start(t, env.Server.ClientURL(), strings.NewReader(input), "enqueue", queue, "-", "--batch", batch)
+	p := proctest.Start(t, env.Server.ClientURL(), strings.NewReader(input), "enqueue", queue, "-", "--batch", batch)
 	natstest.Eventually(t, time.Minute, func() bool { return workMsgs(env) >= after }, "the enqueue publishes")
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
-	p.wait(t, 10*time.Second)
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGKILL))
+	p.Wait(t, 10*time.Second)
 	r := showBatch(t, env.Server.ClientURL(), batch)
 	require.False(t, r.Sealed, "a killed enqueue leaves its batch unsealed: %+v", r)
 }
@@ -98,25 +86,25 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 			defer cancel()
 			require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{Duplicates: tc.dedup}, "q"))
 			url := env.Server.ClientURL()
-			input, ids := lines("b4", n)
+			input, ids := proctest.Lines("b4", n)
 			killMidStream(t, env, input, "q", "b4", n/4)
 
-			rec, hook := newRecorder(t, 0)
-			start(t, url, nil, "work", "--queue", "q", "--concurrency", "32", "--http", hook)
+			rec, hook := proctest.NewRecorder(t, 0)
+			proctest.Start(t, url, nil, "work", "--queue", "q", "--concurrency", "32", "--http", hook)
 			if tc.forget != nil {
 				// What was stored runs before the re-run, which JetStream
 				// then no longer remembers.
-				natstest.Eventually(t, 2*time.Minute, func() bool { return workMsgs(env) == 0 && rec.count() > 0 }, "workers drain the stream")
+				natstest.Eventually(t, 2*time.Minute, func() bool { return workMsgs(env) == 0 && rec.Count() > 0 }, "workers drain the stream")
 				tc.forget(t, env)
 			}
-			out, code := run(t, url, input, "enqueue", "q", "-", "--batch", "b4")
+			out, code := proctest.Run(t, url, input, "enqueue", "q", "-", "--batch", "b4")
 			require.Equal(t, 0, code, out)
-			r, code := waitBatch(t, url, "b4")
+			r, code := proctest.WaitBatch(t, url, "b4")
 			require.Equal(t, 0, code)
-			natstest.Eventually(t, time.Minute, func() bool { return rec.count() == n }, "every line processed: %d of %d", rec.count(), n)
-			rec.check(t, ids)
+			natstest.Eventually(t, time.Minute, func() bool { return rec.Count() == n }, "every line processed: %d of %d", rec.Count(), n)
+			rec.Check(t, ids)
 			shown := showBatch(t, url, "b4")
-			dupes := rec.duplicates()
+			dupes := rec.Duplicates()
 			t.Logf("re-run %s: expected %d, may_repeat %d, processed twice %d", tc.name, r.Expected, shown.MayRepeat, dupes)
 			assert.Equal(t, n, r.Expected, "expected counts distinct lines")
 			assert.Equal(t, n, r.Completed)
@@ -127,12 +115,12 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 			}
 
 			// A further re-run changes nothing.
-			out, code = run(t, url, input, "enqueue", "q", "-", "--batch", "b4")
+			out, code = proctest.Run(t, url, input, "enqueue", "q", "-", "--batch", "b4")
 			require.Equal(t, 0, code, out)
 			again := showBatch(t, url, "b4")
 			assert.Equal(t, n, again.Expected)
 			assert.Equal(t, shown.MayRepeat, again.MayRepeat)
-			assert.Equal(t, dupes, rec.duplicates())
+			assert.Equal(t, dupes, rec.Duplicates())
 		})
 	}
 }
@@ -140,28 +128,29 @@ func TestEnqueueKilledThenReRun(t *testing.T) {
 // On a full stream (Discard: New) the enqueue names the refused lines and
 // exits 1; re-running it while workers drain completes the batch exactly.
 func TestEnqueueOnFullStreamCompletesByReRuns(t *testing.T) {
+	t.Parallel()
 	const n = 5000
-	url := startBroker(t, topology.Options{MaxMsgs: 1000}, "q")
-	input, ids := lines("full", n)
-	out, code := run(t, url, input, "enqueue", "q", "-", "--batch", "full")
+	url := proctest.StartBroker(t, topology.Options{MaxMsgs: 1000}, "q")
+	input, ids := proctest.Lines("full", n)
+	out, code := proctest.Run(t, url, input, "enqueue", "q", "-", "--batch", "full")
 	require.Equal(t, 1, code, "a refused line fails the enqueue")
 	assert.Equal(t, "full", strings.TrimSpace(out))
 	assert.Equal(t, 1000, showBatch(t, url, "full").Expected)
 
-	rec, hook := newRecorder(t, 0)
-	start(t, url, nil, "work", "--queue", "q", "--concurrency", "16", "--http", hook)
+	rec, hook := proctest.NewRecorder(t, 0)
+	proctest.Start(t, url, nil, "work", "--queue", "q", "--concurrency", "16", "--http", hook)
 	runs := 1
 	for ; code != 0; runs++ {
 		require.Less(t, runs, 100)
-		out, code = run(t, url, input, "enqueue", "q", "-", "--batch", "full")
+		out, code = proctest.Run(t, url, input, "enqueue", "q", "-", "--batch", "full")
 		require.Contains(t, []int{0, 1}, code, out)
 	}
-	r, code := waitBatch(t, url, "full")
+	r, code := proctest.WaitBatch(t, url, "full")
 	require.Equal(t, 0, code)
-	natstest.Eventually(t, time.Minute, func() bool { return rec.count() == n }, "every line processed")
-	rec.check(t, ids)
+	natstest.Eventually(t, time.Minute, func() bool { return rec.Count() == n }, "every line processed")
+	rec.Check(t, ids)
 	assert.Equal(t, n, r.Expected)
-	assert.Zero(t, rec.duplicates())
+	assert.Zero(t, rec.Duplicates())
 	assert.Zero(t, showBatch(t, url, "full").MayRepeat)
 	t.Logf("%d runs through a 1,000-message stream", runs)
 }
@@ -185,34 +174,34 @@ func TestEnqueueAndWaitProcessesAcrossLeaderLoss(t *testing.T) {
 	}
 
 	const n = 50000
-	input, ids := lines("lf", n)
-	enq := start(t, url, strings.NewReader(input), "enqueue", "q", "-", "--batch", "lf")
+	input, ids := proctest.Lines("lf", n)
+	enq := proctest.Start(t, url, strings.NewReader(input), "enqueue", "q", "-", "--batch", "lf")
 	natstest.Eventually(t, 2*time.Minute, func() bool { return stored() >= n/5 }, "the enqueue publishes")
 	leader := c.StreamLeader(t, jetpool.DefaultNames().WorkStream())
 	killed := time.Now()
 	c.Stop(t, leader)
-	require.Equal(t, 0, enq.wait(t, 3*time.Minute), "the enqueue rides out the leader change: %s", enq.stderr.String())
+	require.Equal(t, 0, enq.Wait(t, 3*time.Minute), "the enqueue rides out the leader change: %s", enq.Stderr.String())
 	t.Logf("enqueue of %d lines exited 0 %s after leader %s stopped", n, time.Since(killed).Round(time.Millisecond), leader.Name)
 	assert.Equal(t, uint64(n), stored(), "each line stored once")
 
 	// batch wait across a second leader loss, with workers running.
 	c.Restart(t, leader)
-	rec, hook := newRecorder(t, 0)
-	start(t, url, nil, "work", "--queue", "q", "--concurrency", "32", "--http", hook)
-	wait := start(t, url, nil, "batch", "wait", "lf", "--json", "--timeout", "5m")
-	natstest.Eventually(t, 2*time.Minute, func() bool { return rec.count() >= n/5 }, "work under way")
+	rec, hook := proctest.NewRecorder(t, 0)
+	proctest.Start(t, url, nil, "work", "--queue", "q", "--concurrency", "32", "--http", hook)
+	wait := proctest.Start(t, url, nil, "batch", "wait", "lf", "--json", "--timeout", "5m")
+	natstest.Eventually(t, 2*time.Minute, func() bool { return rec.Count() >= n/5 }, "work under way")
 	leader = c.StreamLeader(t, jetpool.DefaultNames().WorkStream())
 	c.Stop(t, leader)
-	code := wait.wait(t, 5*time.Minute)
+	code := wait.Wait(t, 5*time.Minute)
 	finished := time.Now()
-	require.Equal(t, 0, code, wait.stderr.String())
-	var r report
-	require.NoError(t, json.Unmarshal([]byte(wait.stdout.String()), &r))
-	rec.check(t, ids)
-	assert.Equal(t, n, rec.count())
+	require.Equal(t, 0, code, wait.Stderr.String())
+	var r proctest.Report
+	require.NoError(t, json.Unmarshal([]byte(wait.Stdout.String()), &r))
+	rec.Check(t, ids)
+	assert.Equal(t, n, rec.Count())
 	assert.Equal(t, n, r.Expected)
 	assert.Equal(t, n, r.Completed)
-	lag := finished.Sub(rec.last())
+	lag := finished.Sub(rec.Last())
 	t.Logf("batch wait exited %s after the last job finished (leader %s stopped)", lag.Round(time.Millisecond), leader.Name)
 	assert.Less(t, lag, 15*time.Second, "the wait returns within seconds of the batch finishing")
 }

@@ -1,11 +1,9 @@
-package jetpool_test
+package e2e_test
 
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/jetpool/jetpool/topology"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -14,17 +12,11 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/internal/proctest"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func httpGet(url string) (int, string) {
 	resp, err := http.Get(url)
@@ -56,7 +48,7 @@ type statusJSON struct {
 }
 
 func slots(t *testing.T, url, queue string) (processes, slots int) {
-	out, code := run(t, url, "", "status", "--json")
+	out, code := proctest.Run(t, url, "", "status", "--json")
 	require.Equal(t, 0, code)
 	var st statusJSON
 	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
@@ -72,10 +64,10 @@ func slots(t *testing.T, url, queue string) (processes, slots int) {
 // are ready, and are listed by status with their slots; one killed with
 // SIGKILL leaves the list within the registry's TTL.
 func TestWorkersAreObservable(t *testing.T) {
-	url := startBroker(t, topology.Options{WorkerTTL: 3 * time.Second}, "obs")
-	m1, m2 := freePort(t), freePort(t)
-	w1 := start(t, url, nil, "work", "--queue", "obs", "--concurrency", "3", "--metrics", m1, "--builtin", "noop")
-	start(t, url, nil, "work", "--queue", "obs", "--concurrency", "5", "--metrics", m2, "--builtin", "noop")
+	url := proctest.StartBroker(t, topology.Options{WorkerTTL: 3 * time.Second}, "obs")
+	m1, m2 := natstest.FreeAddr(t), natstest.FreeAddr(t)
+	w1 := proctest.Start(t, url, nil, "work", "--queue", "obs", "--concurrency", "3", "--metrics", m1, "--builtin", "noop")
+	proctest.Start(t, url, nil, "work", "--queue", "obs", "--concurrency", "5", "--metrics", m2, "--builtin", "noop")
 
 	natstest.Eventually(t, 20*time.Second, func() bool { p, s := slots(t, url, "obs"); return p == 2 && s == 8 }, "two processes, 8 slots")
 	for _, m := range []string{m1, m2} {
@@ -89,9 +81,9 @@ func TestWorkersAreObservable(t *testing.T) {
 	for i := range n {
 		in += fmt.Sprintf("job %d\n", i)
 	}
-	_, code := run(t, url, in, "enqueue", "obs", "-", "--batch", "ob")
+	_, code := proctest.Run(t, url, in, "enqueue", "obs", "-", "--batch", "ob")
 	require.Equal(t, 0, code)
-	r, code := waitBatch(t, url, "ob")
+	r, code := proctest.WaitBatch(t, url, "ob")
 	require.Equal(t, 0, code)
 	require.Equal(t, n, r.Completed)
 	total := 0.0
@@ -102,7 +94,7 @@ func TestWorkersAreObservable(t *testing.T) {
 	}
 	assert.Equal(t, float64(n), total, "the processes' metrics add up to the batch")
 	natstest.Eventually(t, 10*time.Second, func() bool {
-		out, code := run(t, url, "", "status", "--json")
+		out, code := proctest.Run(t, url, "", "status", "--json")
 		var st statusJSON
 		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 			return false
@@ -115,7 +107,7 @@ func TestWorkersAreObservable(t *testing.T) {
 		return false
 	}, "status shows the queue's rate over the last minute")
 
-	require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
+	require.NoError(t, w1.Cmd.Process.Signal(syscall.SIGKILL))
 	killed := time.Now()
 	natstest.Eventually(t, 15*time.Second, func() bool { p, s := slots(t, url, "obs"); return p == 1 && s == 5 }, "the killed process leaves the list")
 	t.Logf("a SIGKILLed worker left the registry %s after the kill (TTL 3s)", time.Since(killed).Round(100*time.Millisecond))

@@ -1,4 +1,4 @@
-package jetpool_test
+package e2e_test
 
 // TestCompose runs the docker compose stack as an operator would: make up,
 // a batch enqueued from the host while the node leading the work stream is
@@ -16,7 +16,7 @@ package jetpool_test
 // and takes one to two minutes once Go's build cache is warm, so it runs only
 // when asked for:
 //
-//	JETPOOL_COMPOSE=1 go test -count=1 -run TestCompose -v -timeout 20m .
+//	JETPOOL_COMPOSE=1 go test -count=1 -run TestCompose -v -timeout 20m ./internal/e2e/
 //
 // (JETPOOL_E2E=docker works too.) docs/compose.md says why CI opts in.
 
@@ -39,6 +39,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetpool/jetpool/internal/proctest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,6 +55,7 @@ const (
 // composeStack is one compose project started by the test.
 type composeStack struct {
 	t       *testing.T
+	root    string // the module's directory: the Makefile's, deploy/'s
 	project string
 	env     []string // ports, project and worker handler for make
 	natsURL string   // the three nodes' published client ports
@@ -62,7 +64,7 @@ type composeStack struct {
 
 func TestCompose(t *testing.T) {
 	if os.Getenv("JETPOOL_COMPOSE") != "1" && os.Getenv("JETPOOL_E2E") != "docker" {
-		t.Skip("starts the docker compose stack; run it with JETPOOL_COMPOSE=1 go test -count=1 -run TestCompose -v -timeout 20m . " +
+		t.Skip("starts the docker compose stack; run it with JETPOOL_COMPOSE=1 go test -count=1 -run TestCompose -v -timeout 20m ./internal/e2e/ " +
 			"(needs a Docker engine, make and docker compose or docker-compose; docs/compose.md)")
 	}
 	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
@@ -102,7 +104,7 @@ func TestCompose(t *testing.T) {
 	// Enqueue from the host with the binary make built, through all three
 	// nodes' published ports.
 	enqStart := time.Now()
-	enq := exec.Command("deploy/jetpool", append(append([]string{"--nats-url", s.natsURL}, identity("producer")...), "enqueue", "demo", "-", "--batch", batch)...)
+	enq := exec.Command(filepath.Join(s.root, "deploy", "jetpool"), append(append([]string{"--nats-url", s.natsURL}, s.identity("producer")...), "enqueue", "demo", "-", "--batch", batch)...)
 	enq.Stdin = strings.NewReader(in.String())
 	var enqOut, enqErr bytes.Buffer
 	enq.Stdout, enq.Stderr = &enqOut, &enqErr
@@ -172,9 +174,9 @@ func TestCompose(t *testing.T) {
 	waitStart := time.Now()
 	out, code := s.jetpool(5*time.Minute, "producer", "batch", "wait", batch, "--json", "--timeout", "4m")
 	require.Equal(t, 0, code, "batch wait: %s", out)
-	var r report
+	var r proctest.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &r), "batch wait: %s", out)
-	assert.Equal(t, report{Batch: batch, Expected: composeJobs, Completed: composeJobs}, report{Batch: r.Batch, Expected: r.Expected, Completed: r.Completed, Dead: r.Dead, Pending: r.Pending})
+	assert.Equal(t, proctest.Report{Batch: batch, Expected: composeJobs, Completed: composeJobs}, proctest.Report{Batch: r.Batch, Expected: r.Expected, Completed: r.Completed, Dead: r.Dead, Pending: r.Pending})
 	t.Logf("batch wait exited 0 after %s more: %d expected, %d completed, %d dead, %d pending; batch took %s from its first enqueue",
 		since(waitStart), r.Expected, r.Completed, r.Dead, r.Pending, since(enqStart))
 
@@ -205,7 +207,7 @@ func TestCompose(t *testing.T) {
 }
 
 func newComposeStack(t *testing.T) *composeStack {
-	s := &composeStack{t: t, project: fmt.Sprintf("jetpool-e2e-%d", os.Getpid()), http: map[string]string{}}
+	s := &composeStack{t: t, root: proctest.ModuleRoot(t), project: fmt.Sprintf("jetpool-e2e-%d", os.Getpid()), http: map[string]string{}}
 	// Free loopback ports, so the test collides neither with a stack a
 	// developer runs with the default ports nor with another test.
 	var urls []string
@@ -237,6 +239,7 @@ func (s *composeStack) make(timeout time.Duration, target string, vars ...string
 	defer cancel()
 	args := append([]string{"--no-print-directory", target, "PROJECT=" + s.project}, vars...)
 	cmd := exec.CommandContext(ctx, "make", args...)
+	cmd.Dir = s.root
 	cmd.Env = append(os.Environ(), s.env...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(s.t, err, "make %s:\n%s", target, out)
@@ -262,18 +265,21 @@ func (s *composeStack) container(service string) string {
 	return strings.Fields(id)[0]
 }
 
-// composeSecrets is where make generates the stack's NKeys and certificates.
-const composeSecrets = "deploy/secrets"
+// secret is the path of a file make generates in deploy/secrets: the
+// stack's NKeys and certificates.
+func (s *composeStack) secret(name string) string {
+	return filepath.Join(s.root, "deploy", "secrets", name)
+}
 
 // identity is the flags of a host client connecting as role (admin,
 // producer, worker) of deploy/security/permissions.conf: its NKey seed, its
 // client certificate, the CA, and for a producer or worker the inbox prefix
 // its permissions allow. "" is no identity at all.
-func identity(role string) []string {
+func (s *composeStack) identity(role string) []string {
 	if role == "" {
 		return nil
 	}
-	f := func(name string) string { return filepath.Join(composeSecrets, name) }
+	f := s.secret
 	args := []string{"--nkey", f(role + ".nk"), "--tlsca", f("ca.pem"), "--tlscert", f(role + "-cert.pem"), "--tlskey", f(role + "-key.pem")}
 	if role != "admin" {
 		args = append(args, "--inbox-prefix", "_INBOX_demo_"+role)
@@ -288,7 +294,7 @@ func (s *composeStack) jetpool(timeout time.Duration, role string, args ...strin
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "deploy/jetpool", append(append([]string{"--nats-url", s.natsURL}, identity(role)...), args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(s.root, "deploy", "jetpool"), append(append([]string{"--nats-url", s.natsURL}, s.identity(role)...), args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
@@ -309,11 +315,11 @@ func (s *composeStack) checkSecured() {
 	t := s.t
 	t.Helper()
 	start := time.Now()
-	out, code := s.jetpool(time.Minute, "", "--tlsca", filepath.Join(composeSecrets, "ca.pem"), "status")
+	out, code := s.jetpool(time.Minute, "", "--tlsca", s.secret("ca.pem"), "status")
 	assert.Equal(t, 69, code, "no client certificate: %s", out)
 	assert.Contains(t, out, "certificate required")
-	noUser := []string{"--tlsca", filepath.Join(composeSecrets, "ca.pem"),
-		"--tlscert", filepath.Join(composeSecrets, "admin-cert.pem"), "--tlskey", filepath.Join(composeSecrets, "admin-key.pem")}
+	noUser := []string{"--tlsca", s.secret("ca.pem"),
+		"--tlscert", s.secret("admin-cert.pem"), "--tlskey", s.secret("admin-key.pem")}
 	out, code = s.jetpool(time.Minute, "", append(noUser, "status")...)
 	assert.Equal(t, 69, code, "a certificate but no user: %s", out)
 	out, code = s.jetpool(time.Minute, "admin", "status")
@@ -340,7 +346,7 @@ func (s *composeStack) checkSecured() {
 	// layer of the image.
 	var secrets [][]byte
 	for _, name := range []string{"admin.nk", "producer.nk", "worker.nk", "admin-key.pem", "producer-key.pem", "worker-key.pem", "server-key.pem"} {
-		data, err := os.ReadFile(filepath.Join(composeSecrets, name))
+		data, err := os.ReadFile(s.secret(name))
 		require.NoError(t, err)
 		secrets = append(secrets, bytes.TrimSpace(data))
 	}

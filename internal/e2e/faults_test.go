@@ -1,6 +1,6 @@
-package jetpool_test
+package e2e_test
 
-// The fault suite (issue 9). Each scenario runs jetpool as separate OS
+// The fault suite. Each scenario runs jetpool as separate OS
 // processes (workers, enqueue, batch wait, dlq, and for the broker faults the
 // broker itself), injects a real fault (SIGKILL, SIGSTOP, SIGTERM, a broker
 // killed or stopped, a full store, raw messages from a plain NATS client),
@@ -17,23 +17,23 @@ package jetpool_test
 // The short version of every scenario runs in CI; JETPOOL_FAULTS=long runs
 // bigger batches and more repetitions:
 //
-//	go test -count=1 -v -run 'TestFaults' .
-//	JETPOOL_FAULTS=long go test -count=1 -v -timeout 30m -run 'TestFaults' .
+//	go test -count=1 -v -run 'TestFaults' ./internal/e2e/
+//	JETPOOL_FAULTS=long go test -count=1 -v -timeout 30m -run 'TestFaults' ./internal/e2e/
 //
-// Covered elsewhere, so not repeated here (scenario 2 of the issue, the
-// in-process 3-node cluster losing its stream and consumer leaders):
+// Covered elsewhere, so not repeated here (scenario 2, the in-process
+// 3-node cluster losing its stream and consumer leaders):
 // producer/failover_test.go (TestEnqueueBatchSurvivesStreamLeaderLoss,
 // TestWaitSurvivesLeaderLoss, TestManagerKeepsCyclesAcrossLeaderChange) and
 // crash_test.go (TestEnqueueAndWaitProcessesAcrossLeaderLoss). The bad-input
 // half of scenario 7 (oversize payloads, a full stream with Discard: New,
-// invalid names) is TestEnqueueLinesNamesRefusedLines,
-// TestEnqueueOnFullStreamCompletesByReRuns and TestBadInputGetsClearErrors.
+// invalid names) is TestEnqueueOnFullStreamCompletesByReRuns here and
+// TestEnqueueLinesNamesRefusedLines and TestBadInputGetsClearErrors in the
+// root's integration_test.go.
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -50,6 +50,8 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/internal/proctest"
+	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -379,16 +381,16 @@ type faultReport struct {
 // the exit code.
 func waitFor(t *testing.T, url, batch string, timeout time.Duration) (faultReport, int) {
 	t.Helper()
-	p := start(t, url, nil, "batch", "wait", batch, "--json", "--timeout", timeout.String())
-	code := p.wait(t, timeout+30*time.Second)
+	p := proctest.Start(t, url, nil, "batch", "wait", batch, "--json", "--timeout", timeout.String())
+	code := p.Wait(t, timeout+30*time.Second)
 	var r faultReport
-	require.NoError(t, json.Unmarshal([]byte(p.stdout.String()), &r), "batch wait %s (exit %d): %q\n%s", batch, code, p.stdout.String(), p.stderr.String())
+	require.NoError(t, json.Unmarshal([]byte(p.Stdout.String()), &r), "batch wait %s (exit %d): %q\n%s", batch, code, p.Stdout.String(), p.Stderr.String())
 	return r, code
 }
 
 func showFor(t *testing.T, url, batch string) faultReport {
 	t.Helper()
-	out, code := run(t, url, "", "batch", "show", batch, "--json")
+	out, code := proctest.Run(t, url, "", "batch", "show", batch, "--json")
 	require.Equal(t, 0, code, out)
 	var r faultReport
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
@@ -416,7 +418,7 @@ type deadJob struct {
 // deadJobs lists a queue's dead-letter queue by job ID.
 func deadJobs(t *testing.T, url, queue string) map[string]deadJob {
 	t.Helper()
-	out, code := run(t, url, "", "dlq", "ls", queue, "--json")
+	out, code := proctest.Run(t, url, "", "dlq", "ls", queue, "--json")
 	require.Equal(t, 0, code, out)
 	var list []deadJob
 	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
@@ -428,18 +430,9 @@ func deadJobs(t *testing.T, url, queue string) map[string]deadJob {
 }
 
 // worker starts `jetpool work` on queue calling the recorder as name.
-func worker(t *testing.T, url, queue string, rec *faultRec, name string, extra ...string) *proc {
+func worker(t *testing.T, url, queue string, rec *faultRec, name string, extra ...string) *proctest.Proc {
 	t.Helper()
-	return start(t, url, nil, append([]string{"work", "--queue", queue, "--http", rec.hook(name)}, extra...)...)
-}
-
-func exited(p *proc) bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return proctest.Start(t, url, nil, append([]string{"work", "--queue", queue, "--http", rec.hook(name)}, extra...)...)
 }
 
 // ---------------------------------------------------------------------------
@@ -448,7 +441,7 @@ func exited(p *proc) bool {
 type brokerProc struct {
 	t                   *testing.T
 	store, listen, conf string
-	p                   *proc
+	p                   *proctest.Proc
 	url                 string
 }
 
@@ -465,18 +458,18 @@ func (b *brokerProc) start() {
 	if b.conf != "" {
 		args = append(args, "--server-config", b.conf)
 	}
-	b.p = start(b.t, "nats://unused:1", nil, args...)
+	b.p = proctest.Start(b.t, "nats://unused:1", nil, args...)
 	natstest.Eventually(b.t, 60*time.Second, func() bool {
-		return exited(b.p) || strings.HasPrefix(strings.TrimSpace(b.p.stdout.String()), "nats://")
+		return b.p.Exited() || strings.HasPrefix(strings.TrimSpace(b.p.Stdout.String()), "nats://")
 	}, "the broker prints its URL")
-	require.False(b.t, exited(b.p), "the broker exited: %s", b.p.stderr.String())
+	require.False(b.t, b.p.Exited(), "the broker exited: %s", b.p.Stderr.String())
 }
 
 // stop sends sig and waits for the broker to exit.
 func (b *brokerProc) stop(sig syscall.Signal) {
 	b.t.Helper()
-	require.NoError(b.t, b.p.cmd.Process.Signal(sig))
-	b.p.wait(b.t, 30*time.Second)
+	require.NoError(b.t, b.p.Cmd.Process.Signal(sig))
+	b.p.Wait(b.t, 30*time.Second)
 }
 
 // consumerAckWait reads the AckWait of queue's consumer.
@@ -501,12 +494,12 @@ func consumerAckWait(t *testing.T, url, queue string) time.Duration {
 func faultWorkerKillLoop(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(3000, 20000)
-	url := startBroker(t, topology.Options{AckWait: ackWait}, "k9")
+	url := proctest.StartBroker(t, topology.Options{AckWait: ackWait}, "k9")
 	rec := newFaultRec(t, scaleDur(100*time.Millisecond, 40*time.Millisecond))
-	ids := enqueueLines(t, url, "k9", "k9", n)
+	ids := proctest.EnqueueLines(t, url, "k9", "k9", n)
 
 	names := []string{"w1", "w2", "w3"}
-	workers := make([]*proc, len(names))
+	workers := make([]*proctest.Proc, len(names))
 	for i, name := range names {
 		workers[i] = worker(t, url, "k9", rec, name, "--concurrency", "8")
 	}
@@ -527,8 +520,8 @@ func faultWorkerKillLoop(t *testing.T) {
 		}
 		i := len(kills) % len(workers)
 		k := kill{at: time.Now(), running: rec.running(names[i])}
-		require.NoError(t, workers[i].cmd.Process.Signal(syscall.SIGKILL))
-		workers[i].wait(t, 10*time.Second)
+		require.NoError(t, workers[i].Cmd.Process.Signal(syscall.SIGKILL))
+		workers[i].Wait(t, 10*time.Second)
 		kills = append(kills, k)
 		workers[i] = worker(t, url, "k9", rec, names[i], "--concurrency", "8")
 	}
@@ -587,12 +580,12 @@ func faultBrokerKill(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(3000, 10000)
 	kills := scale(1, 3)
-	b := startBrokerProc(t, t.TempDir(), freePort(t), "")
+	b := startBrokerProc(t, t.TempDir(), natstest.FreeAddr(t), "")
 	url := b.url
-	out, code := run(t, url, "", "provision", "bk", "--ack-wait", ackWait.String())
+	out, code := proctest.Run(t, url, "", "provision", "bk", "--ack-wait", ackWait.String())
 	require.Equal(t, 0, code, out)
 	rec := newFaultRec(t, 100*time.Millisecond)
-	ids := enqueueLines(t, url, "bk", "bk", n)
+	ids := proctest.EnqueueLines(t, url, "bk", "bk", n)
 	w1 := worker(t, url, "bk", rec, "w1", "--concurrency", "50")
 	w2 := worker(t, url, "bk", rec, "w2", "--concurrency", "50")
 
@@ -620,10 +613,10 @@ func faultBrokerKill(t *testing.T) {
 	row.Recovery, row.What = recovery, fmt.Sprintf("kill to acks landing again; batch done %s after the last kill", r2s(lastDone(rec, ids).Sub(lastKill)))
 	addRow(t, row)
 	agree(t, "batch wait", r, row)
-	assert.False(t, exited(w1) || exited(w2), "workers ride out the broker's death")
+	assert.False(t, w1.Exited() || w2.Exited(), "workers ride out the broker's death")
 	// Jobs run twice because their acks were lost with the broker: the
 	// workers must say so, or a batch stalls for AckWait unexplained.
-	logged := strings.Count(w1.stderr.String()+w2.stderr.String(), "ack")
+	logged := strings.Count(w1.Stderr.String()+w2.Stderr.String(), "ack")
 	t.Logf("workers' log lines naming an ack: %d; jobs run twice: %d", logged, row.Dupes)
 	if row.Dupes > 0 && logged == 0 {
 		defect(t, "consumer (ack errors)", "%d jobs ran twice because their acks were lost while the broker was down, and no worker logged a failed ack", row.Dupes)
@@ -640,13 +633,13 @@ func faultBrokerKill(t *testing.T) {
 func faultSlowHandler(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(4, 16)
-	url := startBroker(t, topology.Options{})
-	out, code := run(t, url, "", "provision", "slow", "--ack-wait", ackWait.String())
+	url := proctest.StartBroker(t, topology.Options{})
+	out, code := proctest.Run(t, url, "", "provision", "slow", "--ack-wait", ackWait.String())
 	require.Equal(t, 0, code, out)
 	require.Equal(t, ackWait, consumerAckWait(t, url, "slow"), "provision --ack-wait took effect")
 	rec := newFaultRec(t, 3*ackWait)
 	worker(t, url, "slow", rec, "w1", "--concurrency", strconv.Itoa(n), "--timeout", "30s")
-	ids := enqueueLines(t, url, "slow", "slow", n)
+	ids := proctest.EnqueueLines(t, url, "slow", "slow", n)
 	r, code := waitFor(t, url, "slow", time.Minute)
 	assert.Equal(t, 0, code)
 	row := rec.tally(t, fmt.Sprintf("4. slow handler (%s, 3× AckWait)", 3*ackWait), ids, deadJobs(t, url, "slow"))
@@ -665,11 +658,11 @@ func faultSlowHandler(t *testing.T) {
 func faultFrozenWorker(t *testing.T) {
 	const ackWait = 2 * time.Second
 	n := scale(400, 4000)
-	url := startBroker(t, topology.Options{})
-	out, code := run(t, url, "", "provision", "frz", "--ack-wait", ackWait.String())
+	url := proctest.StartBroker(t, topology.Options{})
+	out, code := proctest.Run(t, url, "", "provision", "frz", "--ack-wait", ackWait.String())
 	require.Equal(t, 0, code, out)
 	rec := newFaultRec(t, 300*time.Millisecond)
-	ids := enqueueLines(t, url, "frz", "frz", n)
+	ids := proctest.EnqueueLines(t, url, "frz", "frz", n)
 	a := worker(t, url, "frz", rec, "a", "--concurrency", "8")
 	worker(t, url, "frz", rec, "b", "--concurrency", "8")
 
@@ -679,7 +672,7 @@ func faultFrozenWorker(t *testing.T) {
 		return rec.doneCount(ids) >= n/8 && rec.runningFor("a", 20*time.Millisecond, 150*time.Millisecond) >= 4
 	}, "both workers busy, a's jobs well inside their run")
 	frozen := time.Now()
-	require.NoError(t, a.cmd.Process.Signal(syscall.SIGSTOP))
+	require.NoError(t, a.Cmd.Process.Signal(syscall.SIGSTOP))
 	stopped := time.Now()
 	time.Sleep(3 * ackWait)
 	// Held at the freeze: runs at a begun before it whose answer a cannot
@@ -687,7 +680,7 @@ func faultFrozenWorker(t *testing.T) {
 	// run answered right at the signal may have been acked: left out.
 	held := rec.runningAt("a", frozen, stopped.Add(50*time.Millisecond))
 	require.NotEmpty(t, held, "jobs were running at the frozen worker")
-	require.NoError(t, a.cmd.Process.Signal(syscall.SIGCONT))
+	require.NoError(t, a.Cmd.Process.Signal(syscall.SIGCONT))
 	resumed := time.Now()
 
 	// The jobs a was running when frozen ran again at b, within AckWait.
@@ -708,8 +701,11 @@ func faultFrozenWorker(t *testing.T) {
 	}
 	r, code := waitFor(t, url, "frz", 2*time.Minute)
 	assert.Equal(t, 0, code)
-	// Let the resumed worker's late acks and late runs land, then look again.
-	time.Sleep(ackWait)
+	// Let the resumed worker's late acks and late runs land (nothing runs at
+	// it, nothing delivered waits for an ack), then look again.
+	natstest.Eventually(t, time.Minute, func() bool {
+		return len(rec.running("a")) == 0 && ackPending(t, url, "frz") == 0
+	}, "the resumed worker's late runs and acks land")
 	again := showFor(t, url, "frz")
 	// Duplicates: jobs a finished for the recorder while frozen (its acks
 	// went out late) and jobs a had fetched and started only once resumed,
@@ -729,7 +725,7 @@ func faultFrozenWorker(t *testing.T) {
 	addRow(t, row)
 	agree(t, "batch wait", r, row)
 	agree(t, "batch show after the late acks", again, row)
-	assert.False(t, exited(a), "the resumed worker runs on")
+	assert.False(t, a.Exited(), "the resumed worker runs on")
 	assert.Less(t, recovery, ackWait+10*time.Second)
 }
 
@@ -742,7 +738,7 @@ func faultFrozenWorker(t *testing.T) {
 func faultPoison(t *testing.T) {
 	const maxAttempts = 3
 	n := scale(300, 3000)
-	url := startBroker(t, topology.Options{}, "psn")
+	url := proctest.StartBroker(t, topology.Options{}, "psn")
 	cfg := filepath.Join(t.TempDir(), "jetpool.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("pools:\n  psn:\n    backoff:\n      initial: 20ms\n      max: 100ms\n"), 0o600))
 	rec := newFaultRec(t, 0)
@@ -759,8 +755,8 @@ func faultPoison(t *testing.T) {
 		}
 	}
 	rec.setFail(func(_, p string) bool { return strings.HasPrefix(p, "poison") })
-	start(t, url, nil, "--config", cfg, "work", "--queue", "psn", "--concurrency", "16", "--max-attempts", strconv.Itoa(maxAttempts), "--http", rec.hook("w1"))
-	out, code := run(t, url, in.String(), "enqueue", "psn", "-", "--batch", "psn")
+	proctest.Start(t, url, nil, "--config", cfg, "work", "--queue", "psn", "--concurrency", "16", "--max-attempts", strconv.Itoa(maxAttempts), "--http", rec.hook("w1"))
+	out, code := proctest.Run(t, url, in.String(), "enqueue", "psn", "-", "--batch", "psn")
 	require.Equal(t, 0, code, out)
 
 	r, code := waitFor(t, url, "psn", time.Minute)
@@ -781,7 +777,7 @@ func faultPoison(t *testing.T) {
 
 	rec.setFail(nil)
 	retried := time.Now()
-	out, code = run(t, url, "", "dlq", "retry", "psn", "--all")
+	out, code = proctest.Run(t, url, "", "dlq", "retry", "psn", "--all")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, fmt.Sprintf("retried %d jobs", len(poison)))
 	r, code = waitFor(t, url, "psn", time.Minute)
@@ -828,7 +824,7 @@ func maxTime(a, b time.Time) time.Time {
 func faultSIGTERMInFlight(t *testing.T) {
 	const ackWait = 30 * time.Second // the default: nothing may wait for it
 	reps := scale(1, 3)
-	url := startBroker(t, topology.Options{AckWait: ackWait}, "term")
+	url := proctest.StartBroker(t, topology.Options{AckWait: ackWait}, "term")
 	rec := newFaultRec(t, 2*time.Second)
 	n := 64 * 5
 	var all []string
@@ -836,15 +832,15 @@ func faultSIGTERMInFlight(t *testing.T) {
 	for rep := 1; rep <= reps; rep++ {
 		batch := fmt.Sprintf("term%d", rep)
 		rec.setDelay(2 * time.Second)
-		ids := enqueueLines(t, url, "term", batch, n)
+		ids := proctest.EnqueueLines(t, url, "term", batch, n)
 		all = append(all, ids...)
 		name := fmt.Sprintf("t%d", rep)
 		w := worker(t, url, "term", rec, name, "--concurrency", "64", "--grace", "20s")
 		natstest.Eventually(t, time.Minute, func() bool { return len(rec.running(name)) == 64 }, "64 jobs in flight")
 		running := rec.running(name)
 		sent := time.Now()
-		require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
-		assert.Equal(t, 0, w.wait(t, 30*time.Second), "a worker stops cleanly on SIGTERM: %s", w.stderr.String())
+		require.NoError(t, w.Cmd.Process.Signal(syscall.SIGTERM))
+		assert.Equal(t, 0, w.Wait(t, 30*time.Second), "a worker stops cleanly on SIGTERM: %s", w.Stderr.String())
 		stopTime = max(stopTime, time.Since(sent))
 		for _, id := range running {
 			assert.Equal(t, "done", lastOutcome(rec.history(id)), "job %s, running at SIGTERM, finished within the grace", id)
@@ -915,7 +911,7 @@ func ackPending(t *testing.T, url, queue string) int {
 
 func faultRawMessages(t *testing.T) {
 	n := scale(200, 5000)
-	url := startBroker(t, topology.Options{}, "q")
+	url := proctest.StartBroker(t, topology.Options{}, "q")
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
 	defer nc.Close()
@@ -992,17 +988,17 @@ func faultRawMessages(t *testing.T) {
 	}
 
 	// Not stuck: a proper batch enqueued after the raw ones completes.
-	after := enqueueLines(t, url, "q", "after-raw", 100)
+	after := proctest.EnqueueLines(t, url, "q", "after-raw", 100)
 	r, code := waitFor(t, url, "after-raw", time.Minute)
 	assert.Equal(t, 0, code)
 	agree(t, "batch wait of the batch after the raw messages", r, rec.tally(t, "after-raw", after, nil))
-	assert.False(t, exited(w), "the worker survives raw messages")
-	assert.NotContains(t, w.stderr.String(), "panic")
+	assert.False(t, w.Exited(), "the worker survives raw messages")
+	assert.NotContains(t, w.Stderr.String(), "panic")
 	// A batch ID nobody enqueued has no manifest: its report says so
 	// instead of inventing one.
-	p := start(t, url, nil, "batch", "show", "rawbatch", "--json")
-	code = p.wait(t, 30*time.Second)
-	t.Logf("batch show rawbatch: exit %d %s%s", code, strings.TrimSpace(p.stdout.String()), strings.TrimSpace(p.stderr.String()))
+	p := proctest.Start(t, url, nil, "batch", "show", "rawbatch", "--json")
+	code = p.Wait(t, 30*time.Second)
+	t.Logf("batch show rawbatch: exit %d %s%s", code, strings.TrimSpace(p.Stdout.String()), strings.TrimSpace(p.Stderr.String()))
 
 	// Nothing is left in the work stream: every message was handled or
 	// dead-lettered.
@@ -1022,25 +1018,25 @@ func faultNATSUnreachable(t *testing.T) {
 	n := scale(1000, 5000)
 	down := scaleDur(2*time.Second, 10*time.Second)
 	stops := scale(1, 3)
-	store, listen := t.TempDir(), freePort(t)
+	store, listen := t.TempDir(), natstest.FreeAddr(t)
 	url := "nats://" + listen
 	rec := newFaultRec(t, 20*time.Millisecond)
 
 	early := worker(t, url, "net", rec, "w1", "--concurrency", "8")
 	time.Sleep(3 * time.Second)
-	if exited(early) {
+	if early.Exited() {
 		defect(t, "internal/cli (work's connect)", "a worker started before the broker exits %d instead of waiting for it: %s",
-			early.cmd.ProcessState.ExitCode(), strings.TrimSpace(early.stderr.String()))
+			early.Cmd.ProcessState.ExitCode(), strings.TrimSpace(early.Stderr.String()))
 	}
 	up := time.Now()
 	b := startBrokerProc(t, store, listen, "")
-	out, code := run(t, url, "", "provision", "net", "--ack-wait", ackWait.String())
+	out, code := proctest.Run(t, url, "", "provision", "net", "--ack-wait", ackWait.String())
 	require.Equal(t, 0, code, out)
-	if exited(early) {
+	if early.Exited() {
 		early = worker(t, url, "net", rec, "w1", "--concurrency", "8") // so that the rest of the scenario runs
 	}
 	w2 := worker(t, url, "net", rec, "w2", "--concurrency", "8")
-	ids := enqueueLines(t, url, "net", "net", n)
+	ids := proctest.EnqueueLines(t, url, "net", "net", n)
 	natstest.Eventually(t, time.Minute, func() bool { return rec.doneCount(ids) > 0 }, "the early worker works")
 	atStart := rec.firstStartAfter(up).Sub(up)
 
@@ -1050,13 +1046,13 @@ func faultNATSUnreachable(t *testing.T) {
 		b.stop(syscall.SIGTERM)
 		// While the broker is down, an enqueue fails within its deadline.
 		began := time.Now()
-		p := start(t, url, nil, "enqueue", "net", "while down", "--id", fmt.Sprintf("down-%d", s))
-		code := p.wait(t, 30*time.Second)
+		p := proctest.Start(t, url, nil, "enqueue", "net", "while down", "--id", fmt.Sprintf("down-%d", s))
+		code := p.Wait(t, 30*time.Second)
 		took := time.Since(began)
 		enqueueFail = max(enqueueFail, took)
 		assert.NotEqual(t, 0, code, "an enqueue with the broker down fails")
-		assert.Less(t, took, 10*time.Second, "and says so within its deadline: %s", p.stderr.String())
-		assert.Contains(t, p.stderr.String(), "cannot reach NATS")
+		assert.Less(t, took, 10*time.Second, "and says so within its deadline: %s", p.Stderr.String())
+		assert.Contains(t, p.Stderr.String(), "cannot reach NATS")
 		if rest := down - took; rest > 0 {
 			time.Sleep(rest)
 		}
@@ -1071,7 +1067,7 @@ func faultNATSUnreachable(t *testing.T) {
 	row.What = fmt.Sprintf("broker restart to acks landing again; broker start to first job %s; enqueue while down failed after %s", r2s(atStart), r2s(enqueueFail))
 	addRow(t, row)
 	agree(t, "batch wait", r, row)
-	assert.False(t, exited(early) || exited(w2), "workers ride out the broker's absence")
+	assert.False(t, early.Exited() || w2.Exited(), "workers ride out the broker's absence")
 }
 
 // ---------------------------------------------------------------------------
@@ -1084,7 +1080,7 @@ func faultDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "server.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("jetstream {\n  max_file_store: 1MB\n}\n"), 0o600))
-	b := startBrokerProc(t, filepath.Join(dir, "store"), freePort(t), conf)
+	b := startBrokerProc(t, filepath.Join(dir, "store"), natstest.FreeAddr(t), conf)
 	url := b.url
 	var in strings.Builder
 	ids := make([]string, n)
@@ -1094,16 +1090,16 @@ func faultDiskFull(t *testing.T) {
 	}
 	input := in.String()
 
-	p := start(t, url, strings.NewReader(input), "enqueue", "dq", "-", "--batch", "full")
-	code := p.wait(t, time.Minute)
+	p := proctest.Start(t, url, strings.NewReader(input), "enqueue", "dq", "-", "--batch", "full")
+	code := p.Wait(t, time.Minute)
 	assert.NotEqual(t, 0, code, "an enqueue into a full store fails")
-	assert.Contains(t, p.stderr.String(), "insufficient resources", "and names the refusal")
-	t.Logf("enqueue of %d lines into the full store: exit %d, %s", n, code, lastLine(p.stderr.String()))
-	p = start(t, url, nil, "enqueue", "dq", "one more", "--id", "one-more")
-	code = p.wait(t, time.Minute)
+	assert.Contains(t, p.Stderr.String(), "insufficient resources", "and names the refusal")
+	t.Logf("enqueue of %d lines into the full store: exit %d, %s", n, code, lastLine(p.Stderr.String()))
+	p = proctest.Start(t, url, nil, "enqueue", "dq", "one more", "--id", "one-more")
+	code = p.Wait(t, time.Minute)
 	assert.NotEqual(t, 0, code, "a single enqueue into a full store fails")
-	assert.Contains(t, p.stderr.String(), "insufficient resources")
-	t.Logf("enqueue of one job into the full store: exit %d, %s", code, lastLine(p.stderr.String()))
+	assert.Contains(t, p.Stderr.String(), "insufficient resources")
+	t.Logf("enqueue of one job into the full store: exit %d, %s", code, lastLine(p.Stderr.String()))
 
 	// What JetStream acknowledged is what the stream holds.
 	acked := storedIDs(t, url, "full")
@@ -1118,12 +1114,12 @@ func faultDiskFull(t *testing.T) {
 	runs := 1
 	for ; ; runs++ {
 		require.Less(t, runs, 200, "the enqueue never completed")
-		p := start(t, url, strings.NewReader(input), "enqueue", "dq", "-", "--batch", "full")
-		code := p.wait(t, time.Minute)
+		p := proctest.Start(t, url, strings.NewReader(input), "enqueue", "dq", "-", "--batch", "full")
+		code := p.Wait(t, time.Minute)
 		if code == 0 {
 			break
 		}
-		assert.Contains(t, p.stderr.String(), "insufficient resources", "a refused re-run names the refusal")
+		assert.Contains(t, p.Stderr.String(), "insufficient resources", "a refused re-run names the refusal")
 		time.Sleep(100 * time.Millisecond)
 	}
 	recovered := time.Since(began)
