@@ -1,9 +1,10 @@
 package jetpool_test
 
-// The fault suite (issue 9). Each scenario runs jetpool as separate OS
-// processes (workers, enqueue, batch wait, dlq, and for the broker faults the
-// broker itself), injects a real fault (SIGKILL, SIGSTOP, SIGTERM, a broker
-// killed or stopped, a full store, raw messages from a plain NATS client),
+// The fault suite: nothing acknowledged is lost. Each scenario runs jetpool
+// as separate OS processes (workers, enqueue, batch wait, dlq, and for the
+// broker faults the broker itself), injects a real fault (SIGKILL, SIGSTOP,
+// SIGTERM, a broker killed or stopped, a full store, raw messages from a
+// plain NATS client),
 // and counts every job ID outside jetpool: workers call an HTTP endpoint
 // (--http) that records each delivery, its Jetpool-Attempt header, which
 // worker made it and whether the worker was still waiting for the answer.
@@ -20,7 +21,7 @@ package jetpool_test
 //	go test -count=1 -v -run 'TestFaults' .
 //	JETPOOL_FAULTS=long go test -count=1 -v -timeout 30m -run 'TestFaults' .
 //
-// Covered elsewhere, so not repeated here (scenario 2 of the issue, the
+// Covered elsewhere, so not repeated here (scenario 2, the
 // in-process 3-node cluster losing its stream and consumer leaders):
 // producer/failover_test.go (TestEnqueueBatchSurvivesStreamLeaderLoss,
 // TestWaitSurvivesLeaderLoss, TestManagerKeepsCyclesAcrossLeaderChange) and
