@@ -15,16 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The README's Go quick start builds and runs as it stands: the test lays
-// it into the module through a build overlay, compiles it, runs it and
-// compares its output with the result the README shows.
+// The library guide's complete program builds and runs as it stands, and
+// the README's quick start is part of it: the test lays the program into
+// the module through a build overlay, compiles it, runs it and compares
+// its output with the result both documents show.
 func TestREADMEQuickStartRuns(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	require.NoError(t, err)
-	_, rest, found := strings.Cut(string(readme), "```go\n")
-	require.True(t, found, "README has a Go block")
-	code, _, found := strings.Cut(rest, "```")
-	require.True(t, found)
+	code := docBlock(t, "docs/library.md", "## A complete program", "go")
+	quick := docBlock(t, "README.md", "## Quick start", "go")
+	assert.Contains(t, code, quick, "the README's quick start is a part of the program in docs/library.md, verbatim")
 
 	dir := t.TempDir()
 	src := filepath.Join(dir, "main.go")
@@ -56,22 +54,22 @@ func TestREADMEQuickStartRuns(t *testing.T) {
 	assert.Equal(t, want, strings.TrimSpace(stdout.String()), "stderr:\n%s", stderr.String())
 }
 
-// readmeBlock returns the first fenced block of kind after heading.
-func readmeBlock(t *testing.T, heading, kind string) string {
+// docBlock returns the first fenced block of kind after heading in file.
+func docBlock(t *testing.T, file, heading, kind string) string {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
+	doc, err := os.ReadFile(file)
 	require.NoError(t, err)
-	_, rest, found := strings.Cut(string(readme), "\n"+heading+"\n")
-	require.True(t, found, "README has %q", heading)
+	_, rest, found := strings.Cut(string(doc), "\n"+heading+"\n")
+	require.True(t, found, "%s has %q", file, heading)
 	_, rest, found = strings.Cut(rest, "```"+kind+"\n")
 	require.True(t, found)
 	block, _, _ := strings.Cut(rest, "```")
 	return block
 }
 
-// The README's way to use jetpool before it is published works: a new
-// module, given the README's commands with the checkout's path, builds the
-// quick start. Modules come from the cache or the module proxy.
+// The library guide's way to use jetpool before it is published works: a
+// new module, given its commands with the checkout's path, builds the
+// complete program. Modules come from the cache or the module proxy.
 func TestREADMEModuleSetUpBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module")
@@ -91,9 +89,9 @@ func TestREADMEModuleSetUpBuilds(t *testing.T) {
 		require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
 	}
 	goCmd("mod", "init", "example.com/myapp")
-	quick := readmeBlock(t, "## Library quick start", "go")
+	quick := docBlock(t, "docs/library.md", "## A complete program", "go")
 	require.NoError(t, os.WriteFile(filepath.Join(app, "main.go"), []byte(quick), 0o600))
-	for _, line := range strings.Split(strings.TrimSpace(readmeBlock(t, "## Using jetpool from your module", "sh")), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(docBlock(t, "docs/library.md", "## Using jetpool from your module", "sh")), "\n") {
 		args := strings.Fields(strings.ReplaceAll(line, "../jetpool", wd))
 		require.Equal(t, "go", args[0], line)
 		goCmd(args[1:]...)
@@ -101,12 +99,12 @@ func TestREADMEModuleSetUpBuilds(t *testing.T) {
 	goCmd("build", "-o", filepath.Join(app, "myapp"), ".")
 }
 
-// The README points to Example functions that exist, and does not claim
-// that go doc shows them.
+// The library guide points to Example functions that exist, and does not
+// claim that go doc shows them.
 func TestREADMEExamplesExist(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	guide, err := os.ReadFile("docs/library.md")
 	require.NoError(t, err)
-	assert.NotContains(t, string(readme), "go doc -all", "go doc shows no examples")
+	assert.NotContains(t, string(guide), "go doc -all", "go doc shows no examples")
 	for file, names := range map[string][]string{
 		"example_test.go":          {"ExampleHandlerFunc", "ExamplePermanent", "ExampleChain"},
 		"consumer/example_test.go": {"ExamplePool"},
@@ -114,11 +112,11 @@ func TestREADMEExamplesExist(t *testing.T) {
 	} {
 		src, err := os.ReadFile(file)
 		require.NoError(t, err)
-		assert.Contains(t, string(readme), "("+file+")")
+		assert.Contains(t, string(guide), "(../"+file+")")
 		for _, name := range names {
 			assert.Contains(t, string(src), "func "+name+"() {", file)
 			assert.Contains(t, string(src), "// Output:", file)
-			assert.Contains(t, string(readme), "`"+name+"`")
+			assert.Contains(t, string(guide), "`"+name+"`")
 		}
 	}
 }
