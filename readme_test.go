@@ -11,12 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The README points to Example functions that exist, and does not claim
-// that go doc shows them.
+// The library guide points to Example functions that exist, and does not
+// claim that go doc shows them.
 func TestREADMEExamplesExist(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	guide, err := os.ReadFile("docs/library.md")
 	require.NoError(t, err)
-	assert.NotContains(t, string(readme), "go doc -all", "go doc shows no examples")
+	assert.NotContains(t, string(guide), "go doc -all", "go doc shows no examples")
 	for file, names := range map[string][]string{
 		"example_test.go":          {"ExampleHandlerFunc", "ExamplePermanent", "ExampleChain"},
 		"consumer/example_test.go": {"ExamplePool"},
@@ -24,11 +24,11 @@ func TestREADMEExamplesExist(t *testing.T) {
 	} {
 		src, err := os.ReadFile(file)
 		require.NoError(t, err)
-		assert.Contains(t, string(readme), "("+file+")")
+		assert.Contains(t, string(guide), "(../"+file+")")
 		for _, name := range names {
 			assert.Contains(t, string(src), "func "+name+"() {", file)
 			assert.Contains(t, string(src), "// Output:", file)
-			assert.Contains(t, string(readme), "`"+name+"`")
+			assert.Contains(t, string(guide), "`"+name+"`")
 		}
 	}
 }

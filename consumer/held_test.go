@@ -106,8 +106,8 @@ func (l *runLog) check(t *testing.T, ids []string) {
 	}
 }
 
-// The reproduction: AckWait 2s, 5s jobs and a pull much larger than
-// the pool's concurrency. The jobs waiting in the pool behind the running
+// Jobs run twice at once, reproduced: AckWait 2s, 5s jobs and a pull much
+// larger than the pool's concurrency. The jobs waiting in the pool behind the running
 // ones wait longer than AckWait; they are heartbeated too, so a second pool
 // on the same queue never receives a redelivery of them.
 func TestJobsLongerThanAckWaitNeverRunTwiceAtOnce(t *testing.T) {

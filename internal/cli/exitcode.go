@@ -23,7 +23,7 @@ const (
 	ExitInterrupted = 130 // stopped by SIGINT or SIGTERM before finishing
 )
 
-// exitCodesHelp is the table in `jetpool --help`; keep README.md's "Exit
+// exitCodesHelp is the table in `jetpool --help`; keep docs/cli.md's "Exit
 // codes" section in step with it.
 const exitCodesHelp = `Exit codes:
   0    success; for batch wait, every job completed

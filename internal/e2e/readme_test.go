@@ -15,24 +15,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The README's Go quick start builds and runs as it stands: the test lays
-// it into the module through a build overlay, compiles it, runs it and
-// compares its output with the result the README shows.
+// The library guide's complete program builds and runs as it stands, and
+// the README's quick start is part of it: the test lays the program into
+// the module through a build overlay, compiles it, runs it and compares
+// its output with the result both documents show.
 func TestREADMEQuickStartRuns(t *testing.T) {
 	t.Parallel()
-	root := proctest.ModuleRoot(t)
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	require.NoError(t, err)
-	_, rest, found := strings.Cut(string(readme), "```go\n")
-	require.True(t, found, "README has a Go block")
-	code, _, found := strings.Cut(rest, "```")
-	require.True(t, found)
+	code := docBlock(t, "docs/library.md", "## A complete program", "go")
+	quick := docBlock(t, "README.md", "## Quick start", "go")
+	assert.Contains(t, code, quick, "the README's quick start is a part of the program in docs/library.md, verbatim")
 
 	dir := t.TempDir()
 	src := filepath.Join(dir, "main.go")
 	require.NoError(t, os.WriteFile(src, []byte(code), 0o600))
+	wd := proctest.ModuleRoot(t)
 	overlay, err := json.Marshal(map[string]map[string]string{
-		"Replace": {filepath.Join(root, "internal", "readmequickstart", "main.go"): src},
+		"Replace": {filepath.Join(wd, "internal", "readmequickstart", "main.go"): src},
 	})
 	require.NoError(t, err)
 	overlayFile := filepath.Join(dir, "overlay.json")
@@ -40,7 +38,7 @@ func TestREADMEQuickStartRuns(t *testing.T) {
 
 	bin := filepath.Join(dir, "quickstart")
 	cmd := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, "./internal/readmequickstart")
-	cmd.Dir = root
+	cmd.Dir = wd
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "the README's quick start does not build:\n%s", out)
 
@@ -57,22 +55,22 @@ func TestREADMEQuickStartRuns(t *testing.T) {
 	assert.Equal(t, want, strings.TrimSpace(stdout.String()), "stderr:\n%s", stderr.String())
 }
 
-// readmeBlock returns the first fenced block of kind after heading.
-func readmeBlock(t *testing.T, heading, kind string) string {
+// docBlock returns the first fenced block of kind after heading in file.
+func docBlock(t *testing.T, file, heading, kind string) string {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(proctest.ModuleRoot(t), "README.md"))
+	doc, err := os.ReadFile(filepath.Join(proctest.ModuleRoot(t), file))
 	require.NoError(t, err)
-	_, rest, found := strings.Cut(string(readme), "\n"+heading+"\n")
-	require.True(t, found, "README has %q", heading)
+	_, rest, found := strings.Cut(string(doc), "\n"+heading+"\n")
+	require.True(t, found, "%s has %q", file, heading)
 	_, rest, found = strings.Cut(rest, "```"+kind+"\n")
 	require.True(t, found)
 	block, _, _ := strings.Cut(rest, "```")
 	return block
 }
 
-// The README's way to use jetpool before it is published works: a new
-// module, given the README's commands with the checkout's path, builds the
-// quick start. Modules come from the cache or the module proxy.
+// The library guide's way to use jetpool before it is published works: a
+// new module, given its commands with the checkout's path, builds the
+// complete program. Modules come from the cache or the module proxy.
 func TestREADMEModuleSetUpBuilds(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -92,9 +90,9 @@ func TestREADMEModuleSetUpBuilds(t *testing.T) {
 		require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
 	}
 	goCmd("mod", "init", "example.com/myapp")
-	quick := readmeBlock(t, "## Library quick start", "go")
+	quick := docBlock(t, "docs/library.md", "## A complete program", "go")
 	require.NoError(t, os.WriteFile(filepath.Join(app, "main.go"), []byte(quick), 0o600))
-	for _, line := range strings.Split(strings.TrimSpace(readmeBlock(t, "## Using jetpool from your module", "sh")), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(docBlock(t, "docs/library.md", "## Using jetpool from your module", "sh")), "\n") {
 		args := strings.Fields(strings.ReplaceAll(line, "../jetpool", wd))
 		require.Equal(t, "go", args[0], line)
 		goCmd(args[1:]...)
