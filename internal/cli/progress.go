@@ -22,14 +22,17 @@ type progress struct {
 	batch string
 	shown counts
 	last  time.Time // of the last log line
+
+	failed bool // a draw failed, and was logged
 }
 
 func newProgress(w io.Writer, terminal bool, log *slog.Logger) *progress {
 	return &progress{w: w, log: log, terminal: terminal}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether stream, a reader or a writer, is a terminal.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	if !ok {
 		return false
 	}
@@ -90,7 +93,10 @@ func (p *progress) draw(batch string, done bool) {
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionSetRenderBlankState(true),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
+			progressbar.OptionOnCompletion(func() {
+				_, err := fmt.Fprintln(p.w)
+				p.drawn(err)
+			}),
 		)
 	} else if p.bar.GetMax() != c.expected {
 		p.bar.ChangeMax(c.expected)
@@ -100,7 +106,15 @@ func (p *progress) draw(batch string, done bool) {
 	if !done {
 		n = min(n, c.expected-1)
 	}
-	_ = p.bar.Set(n)
+	p.drawn(p.bar.Set(n))
+}
+
+// drawn logs, once, that the bar could not be drawn; the wait goes on.
+func (p *progress) drawn(err error) {
+	if err != nil && !p.failed {
+		p.failed = true
+		p.log.Warn("progress bar not drawn", "error", err)
+	}
 }
 
 // finish draws r, the last report (nil when there is none), and ends the
@@ -111,7 +125,7 @@ func (p *progress) finish(r *producer.Report) {
 		p.draw(r.Batch, r.Done)
 	}
 	if p.bar != nil && !p.bar.IsFinished() {
-		_ = p.bar.Exit() // keeps the bar as drawn and ends its line
+		p.drawn(p.bar.Exit()) // keeps the bar as drawn and ends its line
 	}
 	p.bar, p.batch, p.shown = nil, "", counts{}
 }
