@@ -36,7 +36,7 @@ While it runs, the broker holds an exclusive lock on its store directory
 (the file ` + broker.LockFile + ` in it, which holds the broker's process ID): a
 second broker on the same --store exits at once, naming the directory,
 instead of corrupting the store. A busy --listen, --cluster-listen or
---http address and an unusable store also fail at once, naming the cause.
+--monitor-listen address and an unusable store also fail at once, naming the cause.
 SIGINT or SIGTERM stops the broker, during start-up too.
 
 Security: --server-config FILE reads a nats-server configuration file
