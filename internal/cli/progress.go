@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetpool/jetpool/producer"
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // progress shows how a batch advances while batch wait waits: a bar with
@@ -31,13 +32,10 @@ func newProgress(w io.Writer, terminal bool, log *slog.Logger) *progress {
 }
 
 // isTerminal reports whether stream, a reader or a writer, is a terminal.
+// A mode check is not enough: /dev/null is a character device too.
 func isTerminal(stream any) bool {
 	f, ok := stream.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // counts are the figures progress shows. A report counts completed jobs as
