@@ -182,3 +182,7 @@ func versionOf(bi *debug.BuildInfo, ok bool) string {
 
 // out is an output on stdout, for a command's flags to bind --json to.
 func (a *app) out() output { return output{w: a.stdout} }
+
+// indentedOut is out for a long document people read too: its JSON is
+// indented.
+func (a *app) indentedOut() output { return output{w: a.stdout, indent: true} }

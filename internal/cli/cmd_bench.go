@@ -23,7 +23,7 @@ type benchCmd struct {
 }
 
 func (a *app) benchCommand() *cobra.Command {
-	c := &benchCmd{a: a, out: a.out()}
+	c := &benchCmd{a: a, out: a.indentedOut()}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure jetpool against raw JetStream on the same broker",

@@ -91,7 +91,7 @@ type dlqShowCmd struct {
 }
 
 func (a *app) dlqShowCommand() *cobra.Command {
-	c := &dlqShowCmd{a: a, out: a.out()}
+	c := &dlqShowCmd{a: a, out: a.indentedOut()}
 	cmd := &cobra.Command{
 		Use: "show QUEUE ID", Short: "Show one dead job with its payload", Args: cobra.ExactArgs(2),
 		RunE: c.run,

@@ -9,12 +9,14 @@ import (
 )
 
 // output is where a command prints its result: on stdout, as one JSON
-// object on one line with --json, as text for people otherwise. Every
-// command with --json prints through it, so that scripts read every
-// result the same way.
+// object with --json, as text for people otherwise. Every command with
+// --json prints through it, so that scripts read every result the same
+// way. The object is on one line, but for the long documents of dlq show
+// and bench, which people read too: those are indented.
 type output struct {
-	w    io.Writer
-	json bool
+	w      io.Writer
+	json   bool
+	indent bool
 }
 
 // jsonFlag binds --json; usage says what the object holds.
@@ -41,8 +43,14 @@ func writeLine(line string) func(w io.Writer) error {
 	}
 }
 
-// printJSON writes v as one JSON object on one line.
-func (o output) printJSON(v any) error { return json.NewEncoder(o.w).Encode(v) }
+// printJSON writes v as one JSON object.
+func (o output) printJSON(v any) error {
+	enc := json.NewEncoder(o.w)
+	if o.indent {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
+}
 
 // text runs write on a writer that keeps the first write error, and
 // returns write's error or that one: a closed or full stdout fails the
