@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,9 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// stdinTerminal reports whether stdin is a terminal, where a command
+	// that deletes asks before it does.
+	stdinTerminal func() bool
 
 	natsURL    string
 	configPath string
@@ -33,7 +35,14 @@ type app struct {
 
 // Main runs the command with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv,
+		stdinTerminal: func() bool { return isTerminal(stdin) }}
+	return a.main(ctx, args)
+}
+
+// main runs the command line args in a and returns the exit code.
+func (a *app) main(ctx context.Context, args []string) int {
+	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -49,11 +58,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		// failed because of it.
 		code = ExitInterrupted
 	}
+	// A failed write to stderr leaves nowhere to report it: the exit code
+	// still says what happened.
 	if msg := exitMessage(err, code); msg != "" {
-		fmt.Fprintln(stderr, "jetpool:", msg)
+		_, _ = fmt.Fprintln(stderr, "jetpool:", msg)
 	}
 	if code == ExitUsage && cmd != nil && showUsage(err) {
-		fmt.Fprintf(stderr, "usage: %s\nrun '%s --help' for more\n", cmd.UseLine(), cmd.CommandPath())
+		_, _ = fmt.Fprintf(stderr, "usage: %s\nrun '%s --help' for more\n", cmd.UseLine(), cmd.CommandPath())
 	}
 	return code
 }
@@ -169,5 +180,9 @@ func versionOf(bi *debug.BuildInfo, ok bool) string {
 	return v + " (" + strings.Join(parts, "; ") + ")"
 }
 
-// printJSON writes v to stdout as one JSON object on one line.
-func (a *app) printJSON(v any) error { return json.NewEncoder(a.stdout).Encode(v) }
+// out is an output on stdout, for a command's flags to bind --json to.
+func (a *app) out() output { return output{w: a.stdout} }
+
+// indentedOut is out for a long document people read too: its JSON is
+// indented.
+func (a *app) indentedOut() output { return output{w: a.stdout, indent: true} }

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -15,11 +15,15 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// benchCmd is `jetpool bench`.
+type benchCmd struct {
+	a   *app
+	out output
+	o   bench.Options
+}
+
 func (a *app) benchCommand() *cobra.Command {
-	var (
-		o      bench.Options
-		asJSON bool
-	)
+	c := &benchCmd{a: a, out: a.indentedOut()}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure jetpool against raw JetStream on the same broker",
@@ -53,66 +57,63 @@ unless --nats-url is given; every stream and bucket it creates there has a
 "jpbench-" prefix and is deleted when its step ends. A progress bar goes to
 stderr; --json prints every figure as one JSON object on stdout.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return exitWith(ExitUsage, fmt.Errorf("bench: %w", err))
-			}
-			// The connection flags a worker process needs to reach the same
-			// server; none for the embedded broker, whose URL the bench
-			// hands it.
-			var connFlags []string
-			if a.natsURL != "" {
-				cfg, _, err := a.loadConfig()
-				if err != nil {
-					return err
-				}
-				if o.NATSOptions, err = cfg.NATSOptions(); err != nil {
-					return exitWith(ExitUsage, err)
-				}
-				o.URL = cfg.NATSURL
-				cmd.Root().PersistentFlags().Visit(func(f *pflag.Flag) {
-					switch f.Name {
-					case "prefix", "log-level", "log-format":
-					default:
-						connFlags = append(connFlags, "--"+f.Name+"="+f.Value.String())
-					}
-				})
-			}
-			o.Logger = a.log
-			if !cmd.Root().PersistentFlags().Lookup("log-level").Changed {
-				o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-			}
-			o.Worker = func(ctx context.Context, args []string) *exec.Cmd {
-				exe, err := os.Executable()
-				if err != nil {
-					exe = os.Args[0]
-				}
-				return exec.CommandContext(ctx, exe, append(args, connFlags...)...)
-			}
-			bar := a.newBenchProgress()
-			o.Progress = bar.update
-			res, err := bench.Run(cmd.Context(), o)
-			bar.close()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			return bench.WriteTable(a.stdout, res)
-		},
+		RunE: c.run,
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Jobs, "jobs", bench.DefaultJobs, "jobs per figure (N)")
-	f.IntVar(&o.Payload, "payload", bench.DefaultPayload, "payload size in bytes")
-	f.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "worker pool concurrency")
-	f.IntVar(&o.Repeat, "repeat", 1, "run each raw and jetpool pair this many times and report medians")
-	f.Float64Var(&o.LatencyRate, "latency-rate", 0, "jobs/s of the latency figure (default: half of jetpool's end to end rate)")
-	f.BoolVar(&asJSON, "json", false, "print every figure as one JSON object")
+	f.IntVar(&c.o.Jobs, "jobs", bench.DefaultJobs, "jobs per figure (N)")
+	f.IntVar(&c.o.Payload, "payload", bench.DefaultPayload, "payload size in bytes")
+	f.IntVar(&c.o.Concurrency, "concurrency", bench.DefaultConcurrency, "worker pool concurrency")
+	f.IntVar(&c.o.Repeat, "repeat", 1, "run each raw and jetpool pair this many times and report medians")
+	f.Float64Var(&c.o.LatencyRate, "latency-rate", 0, "jobs/s of the latency figure (default: half of jetpool's end to end rate)")
+	c.out.jsonFlag(f, "print every figure as one JSON object")
 	cmd.AddCommand(a.benchRawCommands()...)
 	return cmd
+}
+
+func (c *benchCmd) run(cmd *cobra.Command, _ []string) error {
+	a, o := c.a, c.o
+	if err := o.Validate(); err != nil {
+		return exitWith(ExitUsage, fmt.Errorf("bench: %w", err))
+	}
+	// The connection flags a worker process needs to reach the same
+	// server; none for the embedded broker, whose URL the bench hands it.
+	var connFlags []string
+	if a.natsURL != "" {
+		cfg, _, err := a.loadConfig()
+		if err != nil {
+			return err
+		}
+		if o.NATSOptions, err = cfg.NATSOptions(); err != nil {
+			return exitWith(ExitUsage, err)
+		}
+		o.URL = cfg.NATSURL
+		cmd.Root().PersistentFlags().Visit(func(f *pflag.Flag) {
+			switch f.Name {
+			case "prefix", "log-level", "log-format":
+			default:
+				connFlags = append(connFlags, "--"+f.Name+"="+f.Value.String())
+			}
+		})
+	}
+	o.Logger = a.log
+	if !cmd.Root().PersistentFlags().Lookup("log-level").Changed {
+		o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	o.Worker = func(ctx context.Context, args []string) *exec.Cmd {
+		exe, err := os.Executable()
+		if err != nil {
+			exe = os.Args[0]
+		}
+		return exec.CommandContext(ctx, exe, append(args, connFlags...)...)
+	}
+	bar := a.newBenchProgress()
+	o.Progress = bar.update
+	res, err := bench.Run(cmd.Context(), o)
+	bar.close()
+	if err != nil {
+		return err
+	}
+	return c.out.print(res, func(w io.Writer) error { return bench.WriteTable(w, res) })
 }
 
 // benchProgress draws one bar per step on a terminal, and a line per step
@@ -122,6 +123,7 @@ type benchProgress struct {
 	terminal bool
 	bar      *progressbar.ProgressBar
 	step     int
+	failed   bool // a draw failed, and was logged
 }
 
 func (a *app) newBenchProgress() *benchProgress {
@@ -132,7 +134,8 @@ func (p *benchProgress) update(s bench.Progress) {
 	title := fmt.Sprintf("[%d/%d] %s", s.Step, s.Steps, s.Name)
 	if !p.terminal {
 		if s.Finished {
-			fmt.Fprintf(p.a.stderr, "%s: %d jobs in %s\n", title, s.Done, s.Elapsed.Round(time.Millisecond))
+			_, err := fmt.Fprintf(p.a.stderr, "%s: %d jobs in %s\n", title, s.Done, s.Elapsed.Round(time.Millisecond))
+			p.drawn(err)
 		}
 		return
 	}
@@ -148,12 +151,12 @@ func (p *benchProgress) update(s bench.Progress) {
 			progressbar.OptionSetItsString("jobs"),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetRenderBlankState(true),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.a.stderr) }),
+			progressbar.OptionOnCompletion(p.endLine),
 		)
 	}
-	_ = p.bar.Set(s.Done)
+	p.drawn(p.bar.Set(s.Done))
 	if s.Finished {
-		_ = p.bar.Finish()
+		p.drawn(p.bar.Finish())
 		p.bar = nil
 	}
 }
@@ -161,8 +164,23 @@ func (p *benchProgress) update(s bench.Progress) {
 // close ends a bar left unfinished, as when a step failed.
 func (p *benchProgress) close() {
 	if p.bar != nil {
-		_ = p.bar.Exit()
-		fmt.Fprintln(p.a.stderr)
+		p.drawn(p.bar.Exit())
+		p.endLine()
 		p.bar = nil
+	}
+}
+
+// endLine ends the bar's line.
+func (p *benchProgress) endLine() {
+	_, err := fmt.Fprintln(p.a.stderr)
+	p.drawn(err)
+}
+
+// drawn logs, once, that the progress could not be drawn: the bench goes
+// on, and its figures still go to stdout.
+func (p *benchProgress) drawn(err error) {
+	if err != nil && !p.failed {
+		p.failed = true
+		p.a.log.Warn("bench progress not drawn", "error", err)
 	}
 }

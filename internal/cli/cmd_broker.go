@@ -16,11 +16,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// brokerCmd is `jetpool broker`.
+type brokerCmd struct {
+	a           *app
+	o           broker.Options
+	replicas    int
+	noProvision bool
+	metricsAddr string
+}
+
 func (a *app) brokerCommand() *cobra.Command {
-	var o broker.Options
-	var replicas int
-	var noProvision bool
-	var metricsAddr string
+	c := &brokerCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run an embedded NATS server with JetStream and provision the topology",
@@ -30,7 +36,7 @@ While it runs, the broker holds an exclusive lock on its store directory
 (the file ` + broker.LockFile + ` in it, which holds the broker's process ID): a
 second broker on the same --store exits at once, naming the directory,
 instead of corrupting the store. A busy --listen, --cluster-listen or
---http address and an unusable store also fail at once, naming the cause.
+--monitor-listen address and an unusable store also fail at once, naming the cause.
 SIGINT or SIGTERM stops the broker, during start-up too.
 
 Security: --server-config FILE reads a nats-server configuration file
@@ -40,7 +46,7 @@ their permissions (authorization { users = [...] }, nkeys, accounts with
 verify }) and for routes (cluster { tls {...}, authorization {...} }),
 limits and the rest. The broker's flags win over the file: --listen and
 --store always (the file's listen, port and store_dir are replaced, with a
-warning), --http, --server-name and the cluster flags when given.
+warning), --monitor-listen, --server-name and the cluster flags when given.
 deploy/security/ holds ready least-privilege permission sets for producers,
 workers and admins; docs/security.md explains them.
 
@@ -53,69 +59,81 @@ process, so it needs no TLS flags.
   jetpool broker --store /data --listen 0.0.0.0:4222 \
       --server-config /etc/jetpool/server.conf --nkey /run/secrets/admin.nk`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, names, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			// Check the admin's credentials before the server starts.
-			if _, err := a.brokerClientOptions(cfg); err != nil {
-				return err
-			}
-			o.Logger = a.log
-			srv, err := broker.StartContext(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := srv.Shutdown(ctx); err != nil {
-					a.log.Error("broker shutdown", "error", err)
-				}
-				a.log.Info("broker stopped")
-			}()
-			if !noProvision {
-				if err := a.provisionBroker(cmd.Context(), srv, cfg, topology.Options{Names: names, Replicas: replicas}); err != nil {
-					return err
-				}
-			}
-			if metricsAddr != "" {
-				nc, err := a.brokerClient(srv, cfg, nats.MaxReconnects(-1))
-				if err != nil {
-					return err
-				}
-				defer nc.Close()
-				js, err := jetstream.New(nc)
-				if err != nil {
-					return err
-				}
-				obs, err := a.observe(cmd.Context(), metricsAddr, nc, js, names)
-				if err != nil {
-					return err
-				}
-				defer obs.close()
-			}
-			fmt.Fprintln(a.stdout, srv.ClientURL())
-			a.log.Info("broker ready", "url", srv.ClientURL(), "store", o.StoreDir)
-			<-cmd.Context().Done()
-			return nil
-		},
+		RunE: c.run,
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "client address HOST:PORT (port -1: random)")
-	f.StringVar(&o.StoreDir, "store", "", "JetStream store directory, locked while the broker runs (required)")
-	f.StringVar(&o.HTTP, "http", "", "monitoring address HOST:PORT")
-	f.StringVar(&o.ConfigFile, "server-config", "", "nats-server configuration FILE: users, permissions, accounts, TLS (see above)")
-	f.StringVar(&o.ServerName, "server-name", "", "server name (default in a cluster: HOST-CLUSTERPORT)")
-	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name")
-	f.StringVar(&o.ClusterListen, "cluster-listen", "", "cluster address HOST:PORT")
-	f.StringSliceVar(&o.Routes, "routes", nil, "cluster routes, nats://host:port,...")
-	f.IntVar(&replicas, "replicas", 1, "stream replicas when provisioning")
-	f.BoolVar(&noProvision, "no-provision", false, "do not create the streams and buckets")
-	f.StringVar(&metricsAddr, "metrics", "", "serve queue depth metrics, /healthz and /readyz on HOST:PORT")
-	_ = cmd.MarkFlagRequired("store")
+	f.StringVar(&c.o.Listen, "listen", "127.0.0.1:4222", "client address HOST:PORT (port -1: random)")
+	f.StringVar(&c.o.StoreDir, "store", "", "JetStream store directory, locked while the broker runs (required)")
+	f.StringVar(&c.o.HTTP, "monitor-listen", "", "serve nats-server's monitoring endpoints (/healthz, /varz, ...) on HOST:PORT, which status --monitor reads")
+	oldSpelling(f, "http", "monitor-listen")
+	f.StringVar(&c.o.ConfigFile, "server-config", "", "nats-server configuration FILE: users, permissions, accounts, TLS (see above)")
+	f.StringVar(&c.o.ServerName, "server-name", "", "server name (default in a cluster: HOST-CLUSTERPORT)")
+	f.StringVar(&c.o.ClusterName, "cluster-name", "", "cluster name")
+	f.StringVar(&c.o.ClusterListen, "cluster-listen", "", "cluster address HOST:PORT")
+	f.StringSliceVar(&c.o.Routes, "routes", nil, "cluster routes, nats://host:port,...")
+	f.IntVar(&c.replicas, "replicas", 1, "stream replicas when provisioning")
+	f.BoolVar(&c.noProvision, "no-provision", false, "do not create the streams and buckets")
+	f.StringVar(&c.metricsAddr, "metrics", "", "serve queue depth metrics, /healthz and /readyz on HOST:PORT")
+	if err := cmd.MarkFlagRequired("store"); err != nil {
+		panic(err) // only a flag that does not exist fails
+	}
 	return cmd
+}
+
+func (c *brokerCmd) run(cmd *cobra.Command, _ []string) error {
+	a, o := c.a, c.o
+	a.warnOldSpellings(cmd)
+	cfg, names, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	// Check the admin's credentials before the server starts.
+	if _, err := a.brokerClientOptions(cfg); err != nil {
+		return err
+	}
+	o.Logger = a.log
+	srv, err := broker.StartContext(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		a.stopBroker(srv)
+		a.log.Info("broker stopped")
+	}()
+	if !c.noProvision {
+		if err := a.provisionBroker(cmd.Context(), srv, cfg, topology.Options{Names: names, Replicas: c.replicas}); err != nil {
+			return err
+		}
+	}
+	if c.metricsAddr != "" {
+		nc, err := a.brokerClient(srv, cfg, nats.MaxReconnects(-1))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
+		}
+		obs, err := a.observe(cmd.Context(), c.metricsAddr, nc, js, names)
+		if err != nil {
+			return err
+		}
+		defer obs.close()
+	}
+	a.printURL(srv.ClientURL())
+	a.log.Info("broker ready", "url", srv.ClientURL(), "store", o.StoreDir)
+	<-cmd.Context().Done()
+	return nil
+}
+
+// stopBroker shuts srv down, within 30 seconds, and logs a failure.
+func (a *app) stopBroker(srv *broker.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		a.log.Error("broker shutdown", "error", err)
+	}
 }
 
 // brokerClientOptions are the options of the broker's own clients: the
@@ -189,11 +207,17 @@ func (a *app) provisionBroker(ctx context.Context, srv *broker.Server, cfg *conf
 	}
 }
 
+// provisionCmd is `jetpool provision`.
+type provisionCmd struct {
+	a          *app
+	out        output
+	o          topology.Options
+	replicas   int
+	maxMsgSize int64
+}
+
 func (a *app) provisionCommand() *cobra.Command {
-	var replicas int
-	var maxMsgSize int64
-	var asJSON bool
-	var o topology.Options
+	c := &provisionCmd{a: a, out: a.out()}
 	cmd := &cobra.Command{
 		Use:   "provision [QUEUE...]",
 		Short: "Create or update the streams, buckets and queue consumers, idempotently",
@@ -204,40 +228,41 @@ gets the --ack-wait given (30s when not), and --max-ack-pending when given
 (left as it is when not, so what a worker pool raised stays). A setting
 JetStream cannot change on an existing consumer or stream is an error that
 names it.`,
-		RunE: func(cmd *cobra.Command, queues []string) error {
-			s, err := a.connect(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			if replicas == 0 {
-				replicas = s.cfg.Replicas
-			}
-			o.Names, o.Replicas, o.MaxMsgSize = s.names, replicas, int32(maxMsgSize)
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			if err := topology.Provision(ctx, s.js, o, queues...); err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(struct {
-					WorkStream string   `json:"work_stream"`
-					DeadStream string   `json:"dead_stream"`
-					Replicas   int      `json:"replicas"`
-					Queues     []string `json:"queues"`
-				}{s.names.WorkStream(), s.names.DeadStream(), max(replicas, 1), append([]string{}, queues...)})
-			}
-			fmt.Fprintf(a.stdout, "provisioned %s and %s (replicas %d)\n", s.names.WorkStream(), s.names.DeadStream(), max(replicas, 1))
-			return nil
-		},
+		RunE: c.run,
 	}
 	f := cmd.Flags()
-	f.IntVar(&replicas, "replicas", 0, "stream replicas (default: config, then 1)")
-	f.DurationVar(&o.AckWait, "ack-wait", 0, "redelivery delay of an unacknowledged job (default 30s)")
-	f.IntVar(&o.MaxAckPending, "max-ack-pending", 0, "unacknowledged jobs a queue's consumer allows at once (default 10000, never lowered when not given)")
-	f.Var(byteSizeFlag{n: &maxMsgSize, max: math.MaxInt32}, "max-msg-size", "largest job message: bytes, or with a unit KiB, MiB or GiB (default "+formatByteSize(topology.DefaultMaxMsgSize)+")")
-	f.Int64Var(&o.MaxMsgs, "max-msgs", 0, "work stream message limit (default none)")
-	f.DurationVar(&o.Duplicates, "dedup-window", 0, "deduplication window (default 2m)")
-	f.BoolVar(&asJSON, "json", false, "print what was provisioned as one JSON object")
+	f.IntVar(&c.replicas, "replicas", 0, "stream replicas (default: config, then 1)")
+	f.DurationVar(&c.o.AckWait, "ack-wait", 0, "redelivery delay of an unacknowledged job (default 30s)")
+	f.IntVar(&c.o.MaxAckPending, "max-ack-pending", 0, "unacknowledged jobs a queue's consumer allows at once (default 10000, never lowered when not given)")
+	f.Var(byteSizeFlag{n: &c.maxMsgSize, max: math.MaxInt32}, "max-msg-size", "largest job message: bytes, or with a unit KiB, MiB or GiB (default "+formatByteSize(topology.DefaultMaxMsgSize)+")")
+	f.Int64Var(&c.o.MaxMsgs, "max-msgs", 0, "work stream message limit (default none)")
+	f.DurationVar(&c.o.Duplicates, "dedup-window", 0, "deduplication window (default 2m)")
+	c.out.jsonFlag(f, "print what was provisioned as one JSON object")
 	return cmd
+}
+
+func (c *provisionCmd) run(cmd *cobra.Command, queues []string) error {
+	s, err := c.a.connect(cmd.Context(), false)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	replicas := c.replicas
+	if replicas == 0 {
+		replicas = s.cfg.Replicas
+	}
+	o := c.o
+	o.Names, o.Replicas, o.MaxMsgSize = s.names, replicas, int32(c.maxMsgSize)
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	if err := topology.Provision(ctx, s.js, o, queues...); err != nil {
+		return err
+	}
+	return c.out.printLine(struct {
+		WorkStream string   `json:"work_stream"`
+		DeadStream string   `json:"dead_stream"`
+		Replicas   int      `json:"replicas"`
+		Queues     []string `json:"queues"`
+	}{s.names.WorkStream(), s.names.DeadStream(), max(replicas, 1), append([]string{}, queues...)},
+		fmt.Sprintf("provisioned %s and %s (replicas %d)", s.names.WorkStream(), s.names.DeadStream(), max(replicas, 1)))
 }

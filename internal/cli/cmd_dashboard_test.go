@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
-	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"

@@ -5,14 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetpool/jetpool/batch"
-	"github.com/jetpool/jetpool/topology"
 	"log/slog"
 	"os"
 	"strconv"
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/broker"
@@ -29,8 +30,14 @@ type demoOptions struct {
 	interval                  time.Duration
 }
 
+// demoCmd is `jetpool demo`.
+type demoCmd struct {
+	a *app
+	o demoOptions
+}
+
 func (a *app) demoCommand() *cobra.Command {
-	var o demoOptions
+	c := &demoCmd{a: a}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a two-stage pipeline on an embedded broker, in one process, and report on it",
@@ -41,40 +48,53 @@ injected failures: every tenth item fails once and is retried, and one item
 per cycle is poison and ends in the dead-letter stream. Prints one
 reconciliation line per cycle and a summary table, then cleans up.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.jobs < 1 || o.cycles < 1 || o.concurrency < 1 {
-				return usageError(fmt.Errorf("--jobs %d, --cycles %d and --concurrency %d must all be at least 1", o.jobs, o.cycles, o.concurrency))
-			}
-			log := a.log
-			if !cmd.Flags().Lookup("log-level").Changed && !cmd.Root().PersistentFlags().Lookup("log-level").Changed {
-				log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-			}
-			return a.runDemo(cmd.Context(), o, log)
-		},
+		RunE: c.run,
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.jobs, "jobs", 200, "items per cycle")
-	f.IntVar(&o.cycles, "cycles", 3, "cycles to run")
-	f.IntVar(&o.concurrency, "concurrency", 8, "workers per stage")
-	f.DurationVar(&o.interval, "interval", 2*time.Second, "cycle interval")
+	f.IntVar(&c.o.jobs, "jobs", 200, "items per cycle")
+	f.IntVar(&c.o.cycles, "cycles", 3, "cycles to run")
+	f.IntVar(&c.o.concurrency, "concurrency", 8, "workers per stage")
+	f.DurationVar(&c.o.interval, "every", 2*time.Second, "interval between cycle starts")
+	oldSpelling(f, "interval", "every")
 	return cmd
 }
 
-func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) error {
+func (c *demoCmd) run(cmd *cobra.Command, _ []string) error {
+	o := c.o
+	c.a.warnOldSpellings(cmd)
+	if o.jobs < 1 || o.cycles < 1 || o.concurrency < 1 {
+		return usageError(fmt.Errorf("--jobs %d, --cycles %d and --concurrency %d must all be at least 1", o.jobs, o.cycles, o.concurrency))
+	}
+	log := c.a.log
+	if !cmd.Flags().Lookup("log-level").Changed && !cmd.Root().PersistentFlags().Lookup("log-level").Changed {
+		log = slog.New(slog.NewTextHandler(c.a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	return c.a.runDemo(cmd.Context(), o, log)
+}
+
+func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (err error) {
+	// The demo prints as it goes; out keeps the first failed write, which
+	// the demo returns at its end.
+	out := &errWriter{w: a.stdout}
+	defer func() {
+		if err == nil {
+			err = out.err
+		}
+	}()
 	dir, err := os.MkdirTemp("", "jetpool-demo-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			a.log.Warn("demo: temporary store not removed", "dir", dir, "error", err)
+		}
+	}()
 	srv, err := broker.Start(broker.Options{StoreDir: dir, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	defer a.stopBroker(srv)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		return err
@@ -84,7 +104,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "jetpool demo: embedded broker at %s, %d cycles of %d items, parse -> store, %d workers per stage\n",
+	fmt.Fprintf(out, "jetpool demo: embedded broker at %s, %d cycles of %d items, parse -> store, %d workers per stage\n",
 		srv.ClientURL(), o.cycles, o.jobs, o.concurrency)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = topology.Provision(pctx, js, topology.Options{}, "parse", "store")
@@ -96,14 +116,16 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 	backoff := consumer.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	parse, err := consumer.New(js, consumer.Config{Queue: "parse", Concurrency: o.concurrency, MaxAttempts: 3, Backoff: backoff, Logger: log},
 		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
-			n, _ := strconv.Atoi(string(bytes.TrimPrefix(job.Payload, []byte("item-"))))
+			n, err := strconv.Atoi(string(bytes.TrimPrefix(job.Payload, []byte("item-"))))
 			switch {
+			case err != nil:
+				return jetpool.Permanent(fmt.Errorf("payload %q is not item-N", job.Payload))
 			case n == 7:
 				return errors.New("poison item: cannot be parsed")
 			case n%10 == 3 && job.Attempt == 1:
 				return errors.New("transient failure")
 			}
-			_, err := job.Forward(ctx, "store", bytes.ToUpper(job.Payload), nil)
+			_, err = job.Forward(ctx, "store", bytes.ToUpper(job.Payload), nil)
 			return err
 		}))
 	if err != nil {
@@ -117,11 +139,16 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	for _, p := range []*consumer.Pool{parse, store} {
+	for i, p := range []*consumer.Pool{parse, store} {
+		queue := []string{"parse", "store"}[i]
 		if err := p.Start(ctx); err != nil {
 			return err
 		}
-		defer p.Stop(context.Background())
+		defer func() {
+			if err := p.Stop(context.Background()); err != nil {
+				a.log.Warn("demo: pool stop", "queue", queue, "error", err)
+			}
+		}()
 	}
 
 	var mu sync.Mutex
@@ -143,7 +170,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 			cycles = append(cycles, r)
 			mu.Unlock()
 			if r.Report != nil {
-				fmt.Fprintf(a.stdout, "cycle %d  batch %s: expected %d, completed %d, dead %d, pending %d, took %s%s\n",
+				fmt.Fprintf(out, "cycle %d  batch %s: expected %d, completed %d, dead %d, pending %d, took %s%s\n",
 					len(cycles), r.Batch, r.Report.Expected, r.Report.Completed, r.Report.Dead, r.Report.Pending,
 					r.Duration.Round(time.Millisecond), map[bool]string{true: "  (overran the interval)", false: ""}[r.Overrun])
 			}
@@ -160,8 +187,8 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 	}
 
 	ps, ss := parse.Stats(), store.Stats()
-	fmt.Fprintln(a.stdout)
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cycle\tbatch\texpected\tcompleted\tdead\ttook\t")
 	total := batch.Report{}
 	for i, c := range cycles {
@@ -175,8 +202,10 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) erro
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\t\n", i+1, c.Batch, r.Expected, r.Completed, r.Dead, c.Duration.Round(time.Millisecond))
 	}
 	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t\t\n", total.Expected, total.Completed, total.Dead)
-	_ = tw.Flush()
-	fmt.Fprintf(a.stdout, "\nparse: %d completed, %d retried, %d dead; store: %d completed; forwarded %d\n",
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nparse: %d completed, %d retried, %d dead; store: %d completed; forwarded %d\n",
 		ps.Completed, ps.Failed, ps.Dead, ss.Completed, ps.Forwarded)
 	if total.Completed+total.Dead != total.Expected {
 		return exitWith(ExitFailure, fmt.Errorf("demo lost track of %d jobs", total.Expected-total.Completed-total.Dead))

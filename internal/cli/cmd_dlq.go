@@ -2,7 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,144 +17,228 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/dlq"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) dlqCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "dlq", Short: "List, show, retry and purge dead-lettered jobs"}
-	admin := func(cmd *cobra.Command) (*dlq.Admin, func(), error) {
-		s, err := a.connect(cmd.Context(), false)
-		if err != nil {
-			return nil, nil, err
-		}
-		ad, err := dlq.New(s.js, dlq.Options{Names: s.names, Logger: a.log})
-		if err != nil {
-			s.close()
-			return nil, nil, err
-		}
-		return ad, s.close, nil
-	}
-
-	var lsJSON bool
-	ls := &cobra.Command{
-		Use: "ls QUEUE", Short: "List the dead jobs of a queue", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ad, done, err := admin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			letters, err := ad.List(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if lsJSON {
-				if letters == nil {
-					letters = []dlq.Letter{}
-				}
-				return json.NewEncoder(a.stdout).Encode(letters)
-			}
-			if len(letters) == 0 {
-				fmt.Fprintf(a.stdout, "no dead jobs in queue %s\n", args[0])
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB ID\tBATCH\tATTEMPTS\tDEAD AT\tERROR")
-			for _, l := range letters {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.JobID, l.Batch, l.Attempts, l.DeadAt.Format(time.RFC3339), truncate([]byte(l.Error), 80))
-			}
-			return tw.Flush()
-		},
-	}
-	ls.Flags().BoolVar(&lsJSON, "json", false, "print a JSON array")
-
-	var showJSON bool
-	show := &cobra.Command{
-		Use: "show QUEUE ID", Short: "Show one dead job with its payload", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ad, done, err := admin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			l, err := ad.Get(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if !showJSON {
-				printLetter(a.stdout, l)
-				return nil
-			}
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(struct {
-				*dlq.Letter
-				PayloadText string `json:"payload_text"`
-			}{l, string(l.Payload)})
-		},
-	}
-	show.Flags().BoolVar(&showJSON, "json", false, "print one JSON object (the payload base64 in payload, as text in payload_text)")
-
-	var all, retryJSON bool
-	retry := &cobra.Command{
-		Use: "retry QUEUE (ID | --all)", Short: "Re-enqueue dead jobs with a fresh attempt count", Args: cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if all == (len(args) == 2) {
-				return usageError(errors.New("give a job ID or --all"))
-			}
-			ad, done, err := admin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res := retryResult{Queue: args[0]}
-			if all {
-				res.Retried, err = ad.RetryAll(cmd.Context(), args[0])
-			} else if err = ad.Retry(cmd.Context(), args[0], args[1]); err == nil {
-				res.Retried, res.JobIDs = 1, []string{args[1]}
-			}
-			switch {
-			case retryJSON && (err == nil || res.Retried > 0):
-				if perr := a.printJSON(res); err == nil {
-					err = perr
-				}
-			case all:
-				fmt.Fprintf(a.stdout, "retried %d jobs\n", res.Retried)
-			case err == nil:
-				fmt.Fprintf(a.stdout, "retried %s\n", args[1])
-			}
-			return err
-		},
-	}
-	retry.Flags().BoolVar(&all, "all", false, "retry every dead job of the queue")
-	retry.Flags().BoolVar(&retryJSON, "json", false, "print the result as one JSON object")
-
-	var purgeJSON bool
-	purge := &cobra.Command{
-		Use: "purge QUEUE", Short: "Delete every dead job of a queue", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ad, done, err := admin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			n, err := ad.Purge(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if purgeJSON {
-				return a.printJSON(struct {
-					Queue  string `json:"queue"`
-					Purged int    `json:"purged"`
-				}{args[0], n})
-			}
-			fmt.Fprintf(a.stdout, "purged %d jobs\n", n)
-			return nil
-		},
-	}
-	purge.Flags().BoolVar(&purgeJSON, "json", false, "print the result as one JSON object")
-	cmd.AddCommand(ls, show, retry, purge)
+	cmd.AddCommand(a.dlqListCommand(), a.dlqShowCommand(), a.dlqRetryCommand(), a.dlqPurgeCommand())
 	return cmd
+}
+
+// dlqAdmin connects and opens the dead-letter admin; done closes both.
+func (a *app) dlqAdmin(cmd *cobra.Command) (ad *dlq.Admin, s *session, err error) {
+	s, err = a.connect(cmd.Context(), false)
+	if err != nil {
+		return nil, nil, err
+	}
+	ad, err = dlq.New(s.js, dlq.Options{Names: s.names, Logger: a.log})
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return ad, s, nil
+}
+
+// dlqListCmd is `jetpool dlq ls`.
+type dlqListCmd struct {
+	a   *app
+	out output
+}
+
+func (a *app) dlqListCommand() *cobra.Command {
+	c := &dlqListCmd{a: a, out: a.out()}
+	cmd := &cobra.Command{
+		Use: "ls QUEUE", Short: "List the dead jobs of a queue", Args: cobra.ExactArgs(1),
+		RunE: c.run,
+	}
+	c.out.jsonFlag(cmd.Flags(), "print a JSON array")
+	return cmd
+}
+
+func (c *dlqListCmd) run(cmd *cobra.Command, args []string) error {
+	ad, s, err := c.a.dlqAdmin(cmd)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	letters, err := ad.List(cmd.Context(), args[0])
+	if err != nil {
+		return err
+	}
+	if letters == nil {
+		letters = []dlq.Letter{}
+	}
+	return c.out.print(letters, func(w io.Writer) error {
+		if len(letters) == 0 {
+			fmt.Fprintf(w, "no dead jobs in queue %s\n", args[0])
+			return nil
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB ID\tBATCH\tATTEMPTS\tDEAD AT\tERROR")
+		for _, l := range letters {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.JobID, l.Batch, l.Attempts, l.DeadAt.Format(time.RFC3339), truncate([]byte(l.Error), 80))
+		}
+		return tw.Flush()
+	})
+}
+
+// dlqShowCmd is `jetpool dlq show`.
+type dlqShowCmd struct {
+	a   *app
+	out output
+}
+
+func (a *app) dlqShowCommand() *cobra.Command {
+	c := &dlqShowCmd{a: a, out: a.indentedOut()}
+	cmd := &cobra.Command{
+		Use: "show QUEUE ID", Short: "Show one dead job with its payload", Args: cobra.ExactArgs(2),
+		RunE: c.run,
+	}
+	c.out.jsonFlag(cmd.Flags(), "print one JSON object (the payload base64 in payload, as text in payload_text)")
+	return cmd
+}
+
+func (c *dlqShowCmd) run(cmd *cobra.Command, args []string) error {
+	ad, s, err := c.a.dlqAdmin(cmd)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	l, err := ad.Get(cmd.Context(), args[0], args[1])
+	if err != nil {
+		return err
+	}
+	return c.out.print(struct {
+		*dlq.Letter
+		PayloadText string `json:"payload_text"`
+	}{l, string(l.Payload)}, func(w io.Writer) error { return printLetter(w, l) })
+}
+
+// dlqRetryCmd is `jetpool dlq retry`.
+type dlqRetryCmd struct {
+	a   *app
+	out output
+	all bool
+}
+
+func (a *app) dlqRetryCommand() *cobra.Command {
+	c := &dlqRetryCmd{a: a, out: a.out()}
+	cmd := &cobra.Command{
+		Use: "retry QUEUE (ID | --all)", Short: "Re-enqueue dead jobs with a fresh attempt count", Args: cobra.RangeArgs(1, 2),
+		RunE: c.run,
+	}
+	cmd.Flags().BoolVar(&c.all, "all", false, "retry every dead job of the queue")
+	c.out.jsonFlag(cmd.Flags(), "print the result as one JSON object")
+	return cmd
+}
+
+func (c *dlqRetryCmd) run(cmd *cobra.Command, args []string) error {
+	if c.all == (len(args) == 2) {
+		return usageError(errors.New("give a job ID or --all"))
+	}
+	ad, s, err := c.a.dlqAdmin(cmd)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	res := retryResult{Queue: args[0]}
+	if c.all {
+		res.Retried, err = ad.RetryAll(cmd.Context(), args[0])
+	} else if err = ad.Retry(cmd.Context(), args[0], args[1]); err == nil {
+		res.Retried, res.JobIDs = 1, []string{args[1]}
+	}
+	// With --all, how many were retried before an error is printed too
+	// (in JSON only when there were some).
+	if err != nil && (!c.all || c.out.json && res.Retried == 0) {
+		return err
+	}
+	line := fmt.Sprintf("retried %d jobs", res.Retried)
+	if !c.all {
+		line = "retried " + args[1]
+	}
+	perr := c.out.printLine(res, line)
+	return cmp.Or(err, perr)
+}
+
+// dlqPurgeCmd is `jetpool dlq purge`.
+type dlqPurgeCmd struct {
+	a     *app
+	out   output
+	force bool
+}
+
+func (a *app) dlqPurgeCommand() *cobra.Command {
+	c := &dlqPurgeCmd{a: a, out: a.out()}
+	cmd := &cobra.Command{
+		Use:   "purge QUEUE",
+		Short: "Delete every dead job of a queue, after asking",
+		Long: `Delete every dead job of a queue. On a terminal it asks first, naming how many
+dead jobs it would delete; where stdin is not a terminal (a script, a pipe) it
+refuses to delete without --force.`,
+		Args: cobra.ExactArgs(1),
+		RunE: c.run,
+	}
+	cmd.Flags().BoolVarP(&c.force, "force", "f", false, "delete without asking")
+	c.out.jsonFlag(cmd.Flags(), "print the result as one JSON object")
+	return cmd
+}
+
+func (c *dlqPurgeCmd) run(cmd *cobra.Command, args []string) error {
+	queue := args[0]
+	if err := jetpool.ValidateQueue(queue); err != nil {
+		return usageError(err)
+	}
+	ask := !c.force
+	if ask && !c.a.stdinTerminal() {
+		return usageError(fmt.Errorf("dlq purge %s deletes its dead jobs for good: stdin is not a terminal to confirm on, so give --force", queue))
+	}
+	ad, s, err := c.a.dlqAdmin(cmd)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if ask {
+		n, err := deadCount(cmd.Context(), s, queue)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			ok, err := c.a.confirm(fmt.Sprintf("purge %d dead letters of %s? [y/N] ", n, queue))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return exitWith(ExitFailure, fmt.Errorf("dlq purge %s: not confirmed; nothing deleted", queue))
+			}
+		}
+	}
+	n, err := ad.Purge(cmd.Context(), queue)
+	if err != nil {
+		return err
+	}
+	return c.out.printLine(struct {
+		Queue  string `json:"queue"`
+		Purged int    `json:"purged"`
+	}{queue, n}, fmt.Sprintf("purged %d jobs", n))
+}
+
+// deadCount is how many dead jobs of queue the dead-letter stream holds.
+func deadCount(ctx context.Context, s *session, queue string) (int, error) {
+	st, err := s.js.Stream(ctx, s.names.DeadStream())
+	if err != nil {
+		return 0, fmt.Errorf("open dead-letter stream %s: %w", s.names.DeadStream(), err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(s.names.DeadQueueFilter(queue)))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n, nil
 }
 
 // retryResult is what dlq retry --json prints.
@@ -164,8 +249,9 @@ type retryResult struct {
 }
 
 // printLetter shows a dead job for people: its fields, then its payload as
-// text, or a note when the payload is not text.
-func printLetter(w io.Writer, l *dlq.Letter) {
+// text, or a note when the payload is not text. w is an errWriter, which
+// keeps the first write error for the command to return.
+func printLetter(w io.Writer, l *dlq.Letter) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, f := range [][2]string{
 		{"job", l.JobID}, {"queue", l.Queue}, {"batch", l.Batch}, {"attempts", strconv.Itoa(l.Attempts)},
@@ -190,7 +276,9 @@ func printLetter(w io.Writer, l *dlq.Letter) {
 		fmt.Fprintf(tw, "header\t%s: %s\n", k, strings.Join(l.Headers[k], ", "))
 	}
 	fmt.Fprintf(tw, "payload\t%d bytes\n", len(l.Payload))
-	_ = tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	switch {
 	case len(l.Payload) == 0:
 	case utf8.Valid(l.Payload) && !bytes.ContainsFunc(l.Payload, unprintable):
@@ -201,6 +289,7 @@ func printLetter(w io.Writer, l *dlq.Letter) {
 	default:
 		fmt.Fprintln(w, "\n(binary; --json shows it, base64)")
 	}
+	return nil
 }
 
 // unprintable is a control character other than a tab or a line end.

@@ -11,9 +11,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// enqueueCmd is `jetpool enqueue`.
+type enqueueCmd struct {
+	a         *app
+	out       output
+	id, batch string
+}
+
 func (a *app) enqueueCommand() *cobra.Command {
-	var id, batch string
-	var asJSON bool
+	c := &enqueueCmd{a: a, out: a.out()}
 	cmd := &cobra.Command{
 		Use:   "enqueue QUEUE [PAYLOAD | -]",
 		Short: "Enqueue one job, or with '-' one job per stdin line as a batch",
@@ -35,69 +41,67 @@ cannot be exact is a line published but never acknowledged when an earlier
 run died, and no longer remembered by JetStream's deduplication: the re-run
 counts those as "may run twice" (at most 3,072 per crash; docs/batches.md).`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			queue := args[0]
-			if err := jetpool.ValidateQueue(queue); err != nil {
+		RunE: c.run,
+	}
+	c.out.jsonFlag(cmd.Flags(), "print the result as one JSON object: the job ID, or the batch's counts with '-'")
+	cmd.Flags().StringVar(&c.id, "id", "", "job ID, the deduplication key (default: random)")
+	cmd.Flags().StringVar(&c.batch, "batch", "", "batch ID (default: random with '-', the job's own ID otherwise)")
+	return cmd
+}
+
+func (c *enqueueCmd) run(cmd *cobra.Command, args []string) error {
+	a := c.a
+	queue := args[0]
+	if err := jetpool.ValidateQueue(queue); err != nil {
+		return usageError(err)
+	}
+	for flag, v := range map[string]string{"--id": c.id, "--batch": c.batch} {
+		if v != "" {
+			if err := jetpool.ValidateName(flag, v); err != nil {
 				return usageError(err)
 			}
-			for flag, v := range map[string]string{"--id": id, "--batch": batch} {
-				if v != "" {
-					if err := jetpool.ValidateName(flag, v); err != nil {
-						return usageError(err)
-					}
-				}
-			}
-			s, err := a.connect(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			p, err := producer.New(s.js, producer.Options{Names: s.names, Logger: a.log})
-			if err != nil {
-				return err
-			}
-			// No p.Close: closing the connection, as the command ends,
-			// releases the producer's publishers without Close's wait
-			// for a publisher younger than a quarter of a second.
-			if len(args) == 2 && args[1] == "-" {
-				return a.enqueueLines(cmd, p, queue, batch, asJSON)
-			}
-			var payload []byte
-			if len(args) == 2 {
-				payload = []byte(args[1])
-			}
-			// The job always joins a batch, its own ID's when --batch is not
-			// given, so that batch show and batch wait accept the ID printed.
-			id = cmp.Or(id, jetpool.NewID())
-			batch = cmp.Or(batch, id)
-			jobID, err := p.Enqueue(cmd.Context(), queue, payload, producer.WithID(id), producer.WithBatch(batch))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(struct {
-					JobID string `json:"job_id"`
-					Queue string `json:"queue"`
-					Batch string `json:"batch"`
-				}{jobID, queue, batch})
-			}
-			fmt.Fprintln(a.stdout, jobID)
-			return nil
-		},
+		}
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object: the job ID, or the batch's counts with '-'")
-	cmd.Flags().StringVar(&id, "id", "", "job ID, the deduplication key (default: random)")
-	cmd.Flags().StringVar(&batch, "batch", "", "batch ID (default: random with '-', the job's own ID otherwise)")
-	return cmd
+	s, err := a.connect(cmd.Context(), false)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	p, err := producer.New(s.js, producer.Options{Names: s.names, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	// No p.Close: closing the connection, as the command ends, releases
+	// the producer's publishers without Close's wait for a publisher
+	// younger than a quarter of a second.
+	if len(args) == 2 && args[1] == "-" {
+		return c.enqueueLines(cmd, p, queue)
+	}
+	var payload []byte
+	if len(args) == 2 {
+		payload = []byte(args[1])
+	}
+	// The job always joins a batch, its own ID's when --batch is not given,
+	// so that batch show and batch wait accept the ID printed.
+	id := cmp.Or(c.id, jetpool.NewID())
+	batch := cmp.Or(c.batch, id)
+	jobID, err := p.Enqueue(cmd.Context(), queue, payload, producer.WithID(id), producer.WithBatch(batch))
+	if err != nil {
+		return err
+	}
+	return c.out.printLine(struct {
+		JobID string `json:"job_id"`
+		Queue string `json:"queue"`
+		Batch string `json:"batch"`
+	}{jobID, queue, batch}, jobID)
 }
 
 // enqueueLines enqueues stdin's non-blank lines as one batch. Job IDs are
 // the batch ID and the line number, so re-running with the same --batch is
 // safe.
-func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batch string, asJSON bool) error {
-	if batch == "" {
-		batch = jetpool.NewID()
-	}
+func (c *enqueueCmd) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue string) error {
+	a := c.a
+	batch := cmp.Or(c.batch, jetpool.NewID())
 	// Every line read stays in memory until it is enqueued, so a garbage
 	// collection while reading frees next to nothing; one that ran then was
 	// seen to make reading 100,000 lines four times slower. Collect rarely
@@ -108,17 +112,19 @@ func (a *app) enqueueLines(cmd *cobra.Command, p *producer.Producer, queue, batc
 	}
 	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatchID(batch))
 	switch {
-	case asJSON && b != nil:
+	case c.out.json && b != nil:
 		res := enqueueResult{Batch: b.ID, Queue: queue, Jobs: len(items), Enqueued: b.Enqueued, Repeated: b.Repeated, MayRepeat: b.MayRepeat,
 			NotEnqueued: make([]string, 0, len(b.Failed))}
 		for _, f := range b.Failed {
 			res.NotEnqueued = append(res.NotEnqueued, strings.TrimPrefix(f.ID, batch+"-"))
 		}
-		if perr := a.printJSON(res); perr != nil && err == nil {
+		if perr := c.out.printJSON(res); perr != nil && err == nil {
 			err = perr
 		}
 	case b != nil && b.Enqueued+b.Repeated > 0:
-		fmt.Fprintln(a.stdout, b.ID)
+		if perr := c.out.text(writeLine(b.ID)); perr != nil && err == nil {
+			err = perr
+		}
 	}
 	if b != nil && b.MayRepeat > 0 {
 		a.log.Warn("lines published again may run twice: an earlier run published them without an acknowledgement",

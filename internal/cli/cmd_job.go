@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -16,43 +17,50 @@ const jobShowTimeout = 2 * time.Minute
 
 func (a *app) jobCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Short: "Find a job by its ID"}
-	var asJSON bool
-	show := &cobra.Command{
-		Use:   "show ID",
-		Short: "Say where a job is now: pending, running (on which worker), in flight (delivered, not acknowledged), dead, or gone (completed, or never enqueued)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.connect(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			f, err := locate.New(s.js, s.names)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), jobShowTimeout)
-			defer cancel()
-			loc, err := f.Find(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(loc)
-			}
-			a.printLocation(loc)
-			return nil
-		},
-	}
-	show.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.AddCommand(show)
+	cmd.AddCommand(a.jobShowCommand())
 	return cmd
 }
 
+// jobShowCmd is `jetpool job show`.
+type jobShowCmd struct {
+	a   *app
+	out output
+}
+
+func (a *app) jobShowCommand() *cobra.Command {
+	c := &jobShowCmd{a: a, out: a.out()}
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Say where a job is now: pending, running (on which worker), in flight (delivered, not acknowledged), dead, or gone (completed, or never enqueued)",
+		Args:  cobra.ExactArgs(1),
+		RunE:  c.run,
+	}
+	c.out.jsonFlag(cmd.Flags(), "print one JSON object")
+	return cmd
+}
+
+func (c *jobShowCmd) run(cmd *cobra.Command, args []string) error {
+	s, err := c.a.connect(cmd.Context(), false)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	f, err := locate.New(s.js, s.names)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), jobShowTimeout)
+	defer cancel()
+	loc, err := f.Find(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	return c.out.print(loc, func(w io.Writer) error { return printLocation(w, loc) })
+}
+
 // printLocation says where a job is, for people.
-func (a *app) printLocation(loc *locate.Location) {
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
+func printLocation(w io.Writer, loc *locate.Location) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "job\t%s\n", loc.JobID)
 	switch loc.State {
 	case locate.Gone:
@@ -78,4 +86,5 @@ func (a *app) printLocation(loc *locate.Location) {
 		fmt.Fprintf(tw, "payload\t%s\n", truncate(l.Payload, 200))
 	}
 	fmt.Fprintf(tw, "messages read\t%d\n", loc.Scanned)
+	return tw.Flush()
 }

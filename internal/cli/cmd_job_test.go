@@ -3,10 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"github.com/jetpool/jetpool/topology"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/locate"

@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,41 +28,46 @@ type (
 // with ExitTimeout.
 const statusTimeout = 15 * time.Second
 
+// statusCmd is `jetpool status`.
+type statusCmd struct {
+	a        *app
+	out      output
+	monitors []string
+}
+
 func (a *app) statusCommand() *cobra.Command {
-	var asJSON bool
-	var monitors []string
+	c := &statusCmd{a: a, out: a.out()}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show queues (pending, in flight, running, dead, worker processes and slots), live workers, recent batches and the cluster",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.connect(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
-			defer cancel()
-			if len(monitors) == 0 {
-				monitors = splitList(a.getenv("JETPOOL_MONITOR"))
-			}
-			st, err := status.Collect(ctx, s.nc, s.js, s.names, monitors)
-			if err != nil {
-				if cmd.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-					return exitWith(ExitTimeout, fmt.Errorf("status not collected within %s: %w", statusTimeout, err))
-				}
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(a.stdout).Encode(st)
-			}
-			a.printStatus(st)
-			return nil
-		},
+		RunE:  c.run,
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.Flags().StringSliceVar(&monitors, "monitor", nil, "monitoring URL of a NATS server (http://HOST:8222), repeatable or comma-separated, to show the JetStream meta leader (default: $JETPOOL_MONITOR)")
+	c.out.jsonFlag(cmd.Flags(), "print one JSON object")
+	cmd.Flags().StringSliceVar(&c.monitors, "monitor", nil, "monitoring URL of a NATS server (http://HOST:8222), repeatable or comma-separated, to show the JetStream meta leader (default: $JETPOOL_MONITOR)")
 	return cmd
+}
+
+func (c *statusCmd) run(cmd *cobra.Command, _ []string) error {
+	s, err := c.a.connect(cmd.Context(), false)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
+	defer cancel()
+	monitors := c.monitors
+	if len(monitors) == 0 {
+		monitors = splitList(c.a.getenv("JETPOOL_MONITOR"))
+	}
+	st, err := status.Collect(ctx, s.nc, s.js, s.names, monitors)
+	if err != nil {
+		if cmd.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return exitWith(ExitTimeout, fmt.Errorf("status not collected within %s: %w", statusTimeout, err))
+		}
+		return err
+	}
+	return c.out.print(st, func(w io.Writer) error { return printStatus(w, st) })
 }
 
 // splitList splits a comma-separated list, dropping empty items.
@@ -76,8 +81,9 @@ func splitList(s string) []string {
 	return out
 }
 
-func (a *app) printStatus(st *Status) {
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+// printStatus shows st for people.
+func printStatus(w io.Writer, st *Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "QUEUE\tPENDING\tIN FLIGHT\tREDELIVERY\tRUNNING\tDEAD\tPROCESSES\tSLOTS\tDONE/MIN")
 	for _, q := range st.Queues {
 		name := q.Queue
@@ -129,7 +135,7 @@ func (a *app) printStatus(st *Status) {
 			fmt.Fprintf(tw, "%s\t\t%s\t%s\n", q.Queue, orDash(q.Leader), orDash(replicas(q.Replicas)))
 		}
 	}
-	_ = tw.Flush()
+	return tw.Flush()
 }
 
 // replicas describes followers: "n2 current, n3 lagging 12, n1 offline".

@@ -17,16 +17,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// workCmd is `jetpool work`: its flags and its action.
+type workCmd struct {
+	a *app
+
+	queueFlags                             []string // --queue, the old spelling of QUEUE
+	forward, httpURL, builtin, metricsAddr string
+	passEnv                                []string
+	concurrency, maxAttempts               int
+	jobTimeout, grace                      time.Duration
+	exec, provision                        bool
+}
+
 func (a *app) workCommand() *cobra.Command {
-	var (
-		forward, httpURL, builtin, metricsAddr string
-		queueSpecs, passEnv                    []string
-		concurrency, maxAttempts               int
-		timeout, grace                         time.Duration
-		provision                              bool
-	)
+	c := &workCmd{a: a}
 	cmd := &cobra.Command{
-		Use:   "work --queue Q[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
+		Use:   "work QUEUE[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC)",
 		Short: "Run a worker pool on one queue or several",
 		Long: `Run a worker pool on a queue with one handler:
 
@@ -36,17 +42,17 @@ func (a *app) workCommand() *cobra.Command {
                             environment. Exit 0: done (stdout is forwarded with
                             --forward, else logged at --log-level debug); 75:
                             retry later; 65: dead-letter now; any other: a
-                            failed attempt. Killed at the timeout.
+                            failed attempt. Killed at the job timeout.
   --http URL                POST the payload; 2xx done, 4xx (but 429) dead-letter
                             now, anything else retried.
   --builtin SPEC            noop, sleep=DURATION or fail=PROBABILITY.
 
-Give --queue more than once to serve several queues from this process, on one
-connection, with the same handler (JETPOOL_QUEUE, Jetpool-Queue tell them
-apart); each queue has a pool of its own. --queue NAME=N runs N jobs of that
-queue at once; otherwise --concurrency, then the config file's
-pools.NAME.concurrency, then 4. Timeouts and attempts come from the flags, then
-each queue's pool in the config file.
+The queues come before --exec, whose program takes the rest of the line. Give
+several to serve them from this process, on one connection, with the same
+handler (JETPOOL_QUEUE, Jetpool-Queue tell them apart); each queue has a pool
+of its own. NAME=N runs N jobs of that queue at once; otherwise --concurrency,
+then the config file's pools.NAME.concurrency, then 4. Job timeouts and
+attempts come from the flags, then each queue's pool in the config file.
 
 Stops gracefully on SIGINT or SIGTERM: running jobs finish within the grace
 period, jobs fetched but not started go back to the queue. A second SIGINT
@@ -58,133 +64,156 @@ The worker never creates the streams or buckets: until "jetpool provision" (or
 creates the queue's consumer if "jetpool provision QUEUE" did not. With
 --provision it creates whatever is missing (replicas from the config file, 1
 by default) and changes nothing that exists; leave it off in a cluster where
-"jetpool provision" owns the topology.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, err := parseQueueSpecs(queueSpecs)
-			if err != nil {
-				return usageError(err)
-			}
-			if forward != "" {
-				if err := jetpool.ValidateQueue(forward); err != nil {
-					return usageError(err)
-				}
-			}
-			for _, name := range []string{"concurrency", "max-attempts"} {
-				if n, _ := cmd.Flags().GetInt(name); cmd.Flags().Changed(name) && n < 1 {
-					return usageError(fmt.Errorf("--%s %d must be at least 1", name, n))
-				}
-			}
-			handlers := make([]jetpool.Handler, len(specs)) // one each: an exec handler knows its queue's timeout
-			for i := range specs {
-				if handlers[i], err = a.pickHandler(cmd, args, httpURL, builtin, forward, passEnv); err != nil {
-					return usageError(err)
-				}
-			}
-			s, err := a.connectWaiting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			names := make([]string, len(specs))
-			for i, q := range specs {
-				names[i] = q.name
-			}
-			if provision {
-				if err := createMissing(cmd.Context(), s, names...); err != nil {
-					return err
-				}
-			}
-			obs, err := a.observe(cmd.Context(), metricsAddr, s.nc, s.js, s.names)
-			if err != nil {
-				return err
-			}
-			defer obs.close()
-			queues := make([]workers.Queue, len(specs))
-			running := make([]*runningJobs, len(specs))
-			for i, q := range specs {
-				cfg := consumerConfig(s.cfg, q.name) // the config file's pool, flags over it
-				cfg.Names, cfg.Logger, cfg.ShutdownGrace = s.names, a.log, grace
-				cfg.Concurrency = pick(q.concurrency, pick(concurrency, cfg.Concurrency))
-				cfg.Timeout = pickDur(timeout, cfg.Timeout)
-				cfg.MaxAttempts = pick(maxAttempts, cfg.MaxAttempts)
-				if eh, ok := handlers[i].(*execHandler); ok {
-					eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
-				}
-				running[i] = newRunningJobs(handlers[i])
-				queues[i] = workers.Queue{Config: cfg,
-					Handler: jetpool.Chain(running[i], obs.middleware(q.name)...)}
-			}
-			group, err := workers.New(s.js, queues...)
-			if err != nil {
-				return exitWith(ExitUsage, err)
-			}
-			for i, q := range queues {
-				name, r := q.Config.Queue, running[i]
-				obs.metrics.WatchPool(name, group.Pool(name).Stats)
-				readiness := "consumer"
-				if len(queues) > 1 {
-					readiness += " " + name
-				}
-				obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
-				pool := group.Pool(name)
-				obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), r.count, pool.Held, r.jobs,
-					func() uint64 { return pool.Stats().Completed })
-			}
-			total := func() int64 {
-				var n int64
-				for _, r := range running {
-					n += int64(r.count())
-				}
-				return n
-			}
-			return a.runPool(cmd.Context(), group, total, cmp.Or(grace, consumer.DefaultShutdownGrace))
-		},
+"jetpool provision" owns the topology.
+
+  jetpool work resize=8 mail=2 --job-timeout 2m --exec ./handle.sh
+  jetpool work hooks --http http://127.0.0.1:8000/jobs`,
+		Args: cobra.ArbitraryArgs,
+		RunE: c.run,
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false) // everything after --exec belongs to the program
-	f.StringArrayVar(&queueSpecs, "queue", nil, "queue to work on, NAME or NAME=CONCURRENCY (required; repeat to serve several)")
-	f.IntVar(&concurrency, "concurrency", 0, "jobs run at once per queue (default: config, then 4)")
-	f.DurationVar(&timeout, "timeout", 0, "per-job timeout (default: config, then 1m)")
-	f.IntVar(&maxAttempts, "max-attempts", 0, "deliveries before a job is dead (default: config, then 5)")
-	f.DurationVar(&grace, "grace", 0, "shutdown grace for running jobs (default 10s)")
-	f.StringVar(&forward, "forward", "", "queue that receives each completed job's output")
-	f.Bool("exec", false, "run PROGRAM [ARGS...] (the rest of the command line) per job")
-	f.StringArrayVar(&passEnv, "env", nil, "with --exec: pass this variable of the worker's environment to the program (repeatable); it gets only PATH, HOME and the job's JETPOOL_* variables otherwise")
-	f.StringVar(&httpURL, "http", "", "POST each job to URL")
-	f.StringVar(&builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
-	f.BoolVar(&provision, "provision", false, "create the streams, buckets and the queues' consumers when missing, instead of waiting for them")
-	f.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on HOST:PORT")
-	_ = cmd.MarkFlagRequired("queue")
+	f.StringArrayVar(&c.queueFlags, "queue", nil, "queue to work on, NAME or NAME=CONCURRENCY")
+	hideOld(f, "queue", "the queue as an argument: work QUEUE[=N]...")
+	f.IntVar(&c.concurrency, "concurrency", 0, "jobs run at once per queue (default: config, then 4)")
+	f.DurationVar(&c.jobTimeout, "job-timeout", 0, "how long one job may run before it is cancelled and counted as a failed attempt (default: config, then 1m)")
+	oldSpelling(f, "timeout", "job-timeout")
+	f.IntVar(&c.maxAttempts, "max-attempts", 0, "deliveries before a job is dead (default: config, then 5)")
+	f.DurationVar(&c.grace, "grace", 0, "shutdown grace for running jobs (default 10s)")
+	f.StringVar(&c.forward, "forward", "", "queue that receives each completed job's output")
+	f.BoolVar(&c.exec, "exec", false, "run PROGRAM [ARGS...] (the rest of the command line) per job")
+	f.StringArrayVar(&c.passEnv, "env", nil, "with --exec: pass this variable of the worker's environment to the program (repeatable); it gets only PATH, HOME and the job's JETPOOL_* variables otherwise")
+	f.StringVar(&c.httpURL, "http", "", "POST each job to URL")
+	f.StringVar(&c.builtin, "builtin", "", "built-in handler: noop, sleep=DURATION, fail=PROBABILITY")
+	f.BoolVar(&c.provision, "provision", false, "create the streams, buckets and the queues' consumers when missing, instead of waiting for them")
+	f.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on HOST:PORT")
 	return cmd
 }
 
-// queueSpec is one --queue: a queue and, when given, its concurrency.
+func (c *workCmd) run(cmd *cobra.Command, args []string) error {
+	a := c.a
+	queueArgs, program, err := a.parseInterleaved(cmd, args, &c.exec)
+	if err != nil {
+		return err
+	}
+	if helpAsked(cmd) {
+		return cmd.Help()
+	}
+	a.warnOldSpellings(cmd)
+	specs, err := parseQueueSpecs(queueArgs, c.queueFlags)
+	if err != nil {
+		return usageError(err)
+	}
+	if c.forward != "" {
+		if err := jetpool.ValidateQueue(c.forward); err != nil {
+			return usageError(err)
+		}
+	}
+	for name, n := range map[string]int{"concurrency": c.concurrency, "max-attempts": c.maxAttempts} {
+		if cmd.Flags().Changed(name) && n < 1 {
+			return usageError(fmt.Errorf("--%s %d must be at least 1", name, n))
+		}
+	}
+	handlers := make([]jetpool.Handler, len(specs)) // one each: an exec handler knows its queue's timeout
+	for i := range specs {
+		if handlers[i], err = a.pickHandler(c.exec, program, c.httpURL, c.builtin, c.forward, c.passEnv); err != nil {
+			return usageError(err)
+		}
+	}
+	s, err := a.connectWaiting(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	names := make([]string, len(specs))
+	for i, q := range specs {
+		names[i] = q.name
+	}
+	if c.provision {
+		if err := createMissing(cmd.Context(), s, names...); err != nil {
+			return err
+		}
+	}
+	obs, err := a.observe(cmd.Context(), c.metricsAddr, s.nc, s.js, s.names)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	queues := make([]workers.Queue, len(specs))
+	running := make([]*runningJobs, len(specs))
+	for i, q := range specs {
+		cfg := consumerConfig(s.cfg, q.name) // the config file's pool, flags over it
+		cfg.Names, cfg.Logger, cfg.ShutdownGrace = s.names, a.log, c.grace
+		cfg.Concurrency = pick(q.concurrency, pick(c.concurrency, cfg.Concurrency))
+		cfg.Timeout = pickDur(c.jobTimeout, cfg.Timeout)
+		cfg.MaxAttempts = pick(c.maxAttempts, cfg.MaxAttempts)
+		if eh, ok := handlers[i].(*execHandler); ok {
+			eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
+		}
+		running[i] = newRunningJobs(handlers[i])
+		queues[i] = workers.Queue{Config: cfg,
+			Handler: jetpool.Chain(running[i], obs.middleware(q.name)...)}
+	}
+	group, err := workers.New(s.js, queues...)
+	if err != nil {
+		return exitWith(ExitUsage, err)
+	}
+	for i, q := range queues {
+		name, r := q.Config.Queue, running[i]
+		obs.metrics.WatchPool(name, group.Pool(name).Stats)
+		readiness := "consumer"
+		if len(queues) > 1 {
+			readiness += " " + name
+		}
+		obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
+		pool := group.Pool(name)
+		obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), r.count, pool.Held, r.jobs,
+			func() uint64 { return pool.Stats().Completed })
+	}
+	total := func() int64 {
+		var n int64
+		for _, r := range running {
+			n += int64(r.count())
+		}
+		return n
+	}
+	return a.runPool(cmd.Context(), group, total, cmp.Or(c.grace, consumer.DefaultShutdownGrace))
+}
+
+// queueSpec is one QUEUE argument: a queue and, when given, its
+// concurrency.
 type queueSpec struct {
 	name        string
 	concurrency int
 }
 
-// parseQueueSpecs reads --queue NAME or NAME=CONCURRENCY, each queue once.
-func parseQueueSpecs(specs []string) ([]queueSpec, error) {
-	if len(specs) == 0 {
-		return nil, errors.New("give a queue: --queue NAME")
+// parseQueueSpecs reads the QUEUE arguments, then those given with the old
+// spelling --queue, each NAME or NAME=CONCURRENCY, each queue once. Errors
+// name the spelling used.
+func parseQueueSpecs(args, flags []string) ([]queueSpec, error) {
+	if len(args)+len(flags) == 0 {
+		return nil, errors.New("give a queue: work QUEUE")
 	}
-	out := make([]queueSpec, 0, len(specs))
-	seen := make(map[string]bool, len(specs))
-	for _, spec := range specs {
+	out := make([]queueSpec, 0, len(args)+len(flags))
+	seen := make(map[string]bool, len(args)+len(flags))
+	for i, spec := range append(append([]string{}, args...), flags...) {
+		label := "queue"
+		if i >= len(args) {
+			label = "--queue"
+		}
 		name, n, hasN := strings.Cut(spec, "=")
 		if err := jetpool.ValidateQueue(name); err != nil {
-			return nil, fmt.Errorf("--queue %q: %w", spec, err)
+			return nil, fmt.Errorf("%s %q: %w", label, spec, err)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("--queue %s given twice", name)
+			return nil, fmt.Errorf("%s %s given twice", label, name)
 		}
 		seen[name] = true
 		q := queueSpec{name: name}
 		if hasN {
 			c, err := strconv.Atoi(n)
 			if err != nil || c < 1 {
-				return nil, fmt.Errorf("--queue %s: concurrency %q must be a whole number, at least 1", spec, n)
+				return nil, fmt.Errorf("%s %s: concurrency %q must be a whole number, at least 1", label, spec, n)
 			}
 			q.concurrency = c
 		}
@@ -193,78 +222,8 @@ func parseQueueSpecs(specs []string) ([]queueSpec, error) {
 	return out, nil
 }
 
-// pools is what runPool runs: a worker pool, or a group of them.
-type pools interface {
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	Stopped() <-chan struct{}
-}
-
-// runPool runs pool until ctx ends, then stops it gracefully: running jobs
-// get the grace to finish. An interrupt during that wait (see
-// [WithInterruptAgain]) cancels them at once and returns them to the queue.
-// running counts the jobs running now.
-func (a *app) runPool(ctx context.Context, pool pools, running func() int64, grace time.Duration) error {
-	if err := pool.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	n := running()
-	a.log.Info(fmt.Sprintf("stopping: finishing %d running %s within the grace (%s); interrupt again to stop at once", n, plural(n, "job", "jobs"), grace),
-		"running", n, "grace", grace)
-
-	now, stopNow := context.WithCancel(context.Background())
-	defer stopNow()
-	stopped := make(chan error, 1)
-	go func() { stopped <- pool.Stop(now) }()
-	select {
-	case err := <-stopped:
-		return err
-	case <-interruptedAgain(ctx):
-	}
-	n = running()
-	a.log.Warn(fmt.Sprintf("interrupted again: cancelling %d running %s and returning them to the queue", n, plural(n, "job", "jobs")), "running", n)
-	stopNow()
-	<-stopped // returns at once: the pool's shutdown cancels the jobs
-	select {
-	case <-pool.Stopped():
-	case <-time.After(forceStopWait):
-		a.log.Warn("pool still stopping; exiting: jobs not yet returned come back after the consumer's AckWait", "waited", forceStopWait)
-	}
-	return exitWith(ExitInterrupted, errors.New("interrupted twice: running jobs were cancelled"))
-}
-
-// forceStopWait bounds how long a worker interrupted twice waits for its
-// cancelled jobs to be returned to the queue.
-const forceStopWait = 5 * time.Second
-
-type interruptAgainKey struct{}
-
-// WithInterruptAgain returns ctx carrying again, a channel closed when the
-// user interrupts a second time: a command that stops gracefully once ctx
-// ends (work) stops at once when again is closed.
-func WithInterruptAgain(ctx context.Context, again <-chan struct{}) context.Context {
-	return context.WithValue(ctx, interruptAgainKey{}, again)
-}
-
-// interruptedAgain returns the channel given to [WithInterruptAgain], or nil
-// (never ready) when there is none.
-func interruptedAgain(ctx context.Context) <-chan struct{} {
-	again, _ := ctx.Value(interruptAgainKey{}).(<-chan struct{})
-	return again
-}
-
-// runningJobs is a handler that counts the jobs it is running.
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // pickHandler builds the one handler the flags ask for.
-func (a *app) pickHandler(cmd *cobra.Command, args []string, httpURL, builtin, forward string, passEnv []string) (jetpool.Handler, error) {
-	useExec, _ := cmd.Flags().GetBool("exec")
+func (a *app) pickHandler(useExec bool, args []string, httpURL, builtin, forward string, passEnv []string) (jetpool.Handler, error) {
 	n := 0
 	for _, set := range []bool{useExec, httpURL != "", builtin != ""} {
 		if set {

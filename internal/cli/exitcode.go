@@ -16,19 +16,20 @@ import (
 const (
 	ExitOK          = 0   // success; for batch wait, every job completed
 	ExitFailure     = 1   // an error not covered below
-	ExitTimeout     = 2   // the command's own deadline (batch wait --timeout) ran out
+	ExitTimeout     = 2   // a command's --timeout (batch wait, health) or own deadline ran out
 	ExitDead        = 3   // batch wait finished and some jobs are dead
 	ExitUsage       = 64  // bad flags, arguments or configuration
 	ExitUnavailable = 69  // NATS unreachable, JetStream not enabled or unavailable
 	ExitInterrupted = 130 // stopped by SIGINT or SIGTERM before finishing
 )
 
-// exitCodesHelp is the table in `jetpool --help`; keep docs/cli.md's "Exit
-// codes" section in step with it.
+// exitCodesHelp is the table in `jetpool --help`; keep the "Exit codes"
+// section of docs/cli.md in step with it.
 const exitCodesHelp = `Exit codes:
   0    success; for batch wait, every job completed
   1    an error not covered below (batch not found, jobs not enqueued, ...)
-  2    timeout: batch wait --timeout (or a command's own deadline) ran out
+  2    timeout: a command's --timeout (batch wait, health) or its own
+       deadline (status) ran out
   3    batch wait finished and some jobs are dead (see jetpool dlq ls QUEUE)
   64   usage: bad flags, arguments or configuration
   69   unavailable: NATS unreachable, JetStream not enabled or not answering

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetpool/jetpool/batch"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/batch"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/natstest"

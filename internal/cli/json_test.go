@@ -59,7 +59,7 @@ func TestJSONResults(t *testing.T) {
 	m = run("", "dlq", "retry", "dead", "--all", "--json")
 	assert.Equal(t, "dead", m["queue"])
 	assert.GreaterOrEqual(t, m["retried"], float64(2), "the two others, and D-1 if it died again")
-	m = run("", "dlq", "purge", "dead", "--json")
+	m = run("", "dlq", "purge", "dead", "--force", "--json")
 	assert.Equal(t, "dead", m["queue"])
 	assert.IsType(t, float64(0), m["purged"])
 }
@@ -76,8 +76,10 @@ func TestArgumentErrorsPrintUsage(t *testing.T) {
 		{[]string{"enqueue", "a b", "x"}, "usage: jetpool enqueue QUEUE [PAYLOAD | -] [flags]"},
 		{[]string{"dlq", "retry", "q"}, "usage: jetpool dlq retry QUEUE (ID | --all) [flags]"},
 		{[]string{"batch", "wait", "b", "--no-such-flag"}, "usage: jetpool batch wait BATCH [flags]"},
-		{[]string{"work", "--queue", "q"}, "usage: jetpool work --queue Q[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC) [flags]"},
+		{[]string{"work", "--queue", "q"}, "usage: jetpool work QUEUE[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC) [flags]"},
+		{[]string{"work", "q"}, "usage: jetpool work QUEUE[=N]... (--exec PROGRAM [ARGS...] | --http URL | --builtin SPEC) [flags]"},
 		{[]string{"produce", "--name", "n", "--queue", "q", "--every", "1s"}, "usage: jetpool produce"},
+		{[]string{"produce", "q", "--name", "n", "--every", "1s"}, "usage: jetpool produce"},
 	} {
 		res := runJetpool(t, ctx, "", tc.args...)
 		assert.Equal(t, ExitUsage, res.code, "%q", tc.args)

@@ -95,10 +95,14 @@ func (o *observer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if o.server != nil {
-		_ = o.server.Shutdown(ctx)
+		if err := o.server.Shutdown(ctx); err != nil {
+			o.a.log.Warn("metrics server shutdown", "error", err)
+		}
 	}
 	if o.traceEnd != nil {
-		_ = o.traceEnd(ctx)
+		if err := o.traceEnd(ctx); err != nil {
+			o.a.log.Warn("traces not flushed", "error", err)
+		}
 	}
 }
 

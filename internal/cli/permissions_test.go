@@ -163,7 +163,7 @@ func TestPermissionSetsLetEachRoleWork(t *testing.T) {
 			code, out = runStdin(t, "", append(admin.flags(url), "dlq", "ls", "demo")...)
 			require.Equal(t, ExitOK, code, out)
 			assert.Contains(t, out, "dead-1")
-			code, out = runStdin(t, "", append(admin.flags(url), "dlq", "purge", "demo")...)
+			code, out = runStdin(t, "", append(admin.flags(url), "dlq", "purge", "demo", "--force")...)
 			require.Equal(t, ExitOK, code, out)
 			code, out = runStdin(t, "", append(admin.flags(url), "status")...)
 			require.Equal(t, ExitOK, code, out)

@@ -2,13 +2,15 @@ package cli
 
 import (
 	"fmt"
-	"github.com/jetpool/jetpool/batch"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/jetpool/jetpool/batch"
+
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // progress shows how a batch advances while batch wait waits: a bar with
@@ -22,19 +24,19 @@ type progress struct {
 	batch string
 	shown counts
 	last  time.Time // of the last log line
+
+	failed bool // a draw failed, and was logged
 }
 
 func newProgress(w io.Writer, terminal bool, log *slog.Logger) *progress {
 	return &progress{w: w, log: log, terminal: terminal}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// isTerminal reports whether stream, a reader or a writer, is a terminal.
+// A mode check is not enough: /dev/null is a character device too.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // counts are the figures progress shows. A report counts completed jobs as
@@ -90,7 +92,10 @@ func (p *progress) draw(batch string, done bool) {
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionSetRenderBlankState(true),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
+			progressbar.OptionOnCompletion(func() {
+				_, err := fmt.Fprintln(p.w)
+				p.drawn(err)
+			}),
 		)
 	} else if p.bar.GetMax() != c.expected {
 		p.bar.ChangeMax(c.expected)
@@ -100,7 +105,15 @@ func (p *progress) draw(batch string, done bool) {
 	if !done {
 		n = min(n, c.expected-1)
 	}
-	_ = p.bar.Set(n)
+	p.drawn(p.bar.Set(n))
+}
+
+// drawn logs, once, that the bar could not be drawn; the wait goes on.
+func (p *progress) drawn(err error) {
+	if err != nil && !p.failed {
+		p.failed = true
+		p.log.Warn("progress bar not drawn", "error", err)
+	}
 }
 
 // finish draws r, the last report (nil when there is none), and ends the
@@ -111,7 +124,7 @@ func (p *progress) finish(r *batch.Report) {
 		p.draw(r.Batch, r.Done)
 	}
 	if p.bar != nil && !p.bar.IsFinished() {
-		_ = p.bar.Exit() // keeps the bar as drawn and ends its line
+		p.drawn(p.bar.Exit()) // keeps the bar as drawn and ends its line
 	}
 	p.bar, p.batch, p.shown = nil, "", counts{}
 }

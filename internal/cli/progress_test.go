@@ -2,13 +2,14 @@ package cli
 
 import (
 	"bytes"
-	"github.com/jetpool/jetpool/batch"
 	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/batch"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

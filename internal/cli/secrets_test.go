@@ -167,7 +167,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		{"dlq", "ls", "q"},
 		{"dlq", "show", "q", "nope"},
 		{"dlq", "retry", "q", "--all"},
-		{"dlq", "purge", "q"},
+		{"dlq", "purge", "q", "--force"},
 		{"job", "show", "nope-1"},
 		{"bench", "--jobs", "0"},
 		{"work", "--queue", "bad queue", "--builtin", "noop"},

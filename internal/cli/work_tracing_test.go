@@ -2,12 +2,13 @@ package cli
 
 import (
 	"context"
-	"github.com/jetpool/jetpool/topology"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
