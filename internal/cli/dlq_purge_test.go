@@ -39,7 +39,7 @@ func TestDLQPurgeAsksOrNeedsForce(t *testing.T) {
 	// the user types answer.
 	onTerminal := func(answer string, args ...string) result {
 		t.Helper()
-		var stdout, stderr syncBuffer
+		var stdout, stderr natstest.Buffer
 		a := &app{stdin: strings.NewReader(answer), stdout: &stdout, stderr: &stderr, getenv: os.Getenv,
 			stdinTerminal: func() bool { return true }}
 		code := a.main(ctx, append([]string{"--nats-url", url}, args...))

@@ -21,7 +21,7 @@ import (
 // command waits before it gives up, and a name never takes values of two
 // kinds.
 func TestFlagNamesMeanOneThing(t *testing.T) {
-	a := &app{stdout: &syncBuffer{}, stderr: &syncBuffer{}, getenv: os.Getenv}
+	a := &app{stdout: &natstest.Buffer{}, stderr: &natstest.Buffer{}, getenv: os.Getenv}
 	kinds := map[string]map[string][]string{} // flag, value type, commands
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
