@@ -163,7 +163,8 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		}
 	}
 	w := &window{p: p, b: b, seq: seq, items: items, queue: queue, subject: p.opts.Names.JobSubject(queue, b.ID),
-		dedup: p.cachedDedup(), trace: nats.Header{}, written: claimed}
+		dedup: p.cachedDedup(), trace: nats.Header{},
+		cp: checkpointer{store: p.store, batch: b.ID, seq: seq, written: claimed}}
 	tracing.Inject(ctx, w.trace)
 	runErr := w.run(ctx)
 
@@ -171,13 +172,13 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	// manifest matches what JetStream holds.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	_, err = p.store.UpdateFrom(mctx, o.id, "", w.written, jetpool.NewID(), func(m *manifest.Manifest) error {
+	_, err = p.store.UpdateFrom(mctx, o.id, "", w.cp.written, jetpool.NewID(), func(m *manifest.Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}
 		seq.record(m, false)
 		m.Failed = len(b.Failed)
-		m.MayRepeat += b.MayRepeat - w.mayRepeatIn(m)
+		m.MayRepeat += b.MayRepeat - w.cp.mayRepeatIn(m)
 		return nil
 	})
 	p.stats.count(b, runErr == nil && err == nil && len(b.Failed) == 0)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetpool/jetpool/internal/manifest"
 	"github.com/jetpool/jetpool/internal/retry"
 	"maps"
 	"slices"
@@ -39,16 +38,9 @@ type window struct {
 	next     int                  // the next position to consider
 	stopped  error                // why nothing new is published
 
-	// mayRepeatRecorded is the part of b.MayRepeat already in the manifest.
-	mayRepeatRecorded int
-	// written is the manifest as this enqueue last wrote it.
-	written *manifest.Written
-	// recording is the checkpoint being written, nil when none is.
-	recording *checkpointWrite
-	// unconfirmed is the checkpoint that failed, which may have been
-	// written all the same: its answer may have been lost.
-	unconfirmed *checkpointWrite
-	fenced      error // another enqueue took the batch over
+	// cp records the progress in the manifest and sets how far the
+	// window may publish.
+	cp checkpointer
 	// dedup is the work stream's deduplication window: a job resent after
 	// it may be stored twice.
 	dedup time.Duration
@@ -81,29 +73,34 @@ func (w *window) run(ctx context.Context) error {
 			if !ok {
 				break
 			}
-			if w.recording == nil && pos >= w.seq.until-checkpointLead && w.seq.until < len(w.seq.state) {
-				w.checkpoint(ctx, pos)
+			if w.cp.due(pos) {
+				w.cp.start(ctx, pos, w.p.opts.Window, w.b.MayRepeat)
 			}
-			if pos >= w.seq.until {
+			if pos >= w.cp.limit() {
 				break // until the checkpoint lets it publish on
 			}
 			w.next = pos + 1
 			w.send(flight{pos: pos})
 		}
-		if len(w.inflight) == 0 && len(w.waiting) == 0 && w.recording == nil {
+		if len(w.inflight) == 0 && len(w.waiting) == 0 && !w.cp.busy() {
 			break
 		}
 		if !w.settle(ctx) {
 			break
 		}
 	}
-	if w.recording != nil {
-		w.checkpointed(<-w.recording.done)
-	}
+	w.stopOn(w.cp.wait())
 	w.takeAnswers() // those already there, when ctx ended
 	w.p.pubs.put(pub, len(w.inflight) > 0)
 	w.finish(ctx)
-	return w.fenced
+	return w.cp.takenOver
+}
+
+// stopOn stops new publishes when err, a checkpoint's failure, is not nil.
+func (w *window) stopOn(err error) {
+	if err != nil && w.stopped == nil {
+		w.stopped = err
+	}
 }
 
 // nextPos finds the next position still to publish.
@@ -205,8 +202,8 @@ func (w *window) settle(ctx context.Context) bool {
 	select {
 	case a := <-w.pub.answers:
 		w.answered(a)
-	case c := <-w.recording.answer():
-		w.checkpointed(c)
+	case d := <-w.cp.answer():
+		w.stopOn(w.cp.take(d))
 	case <-timer:
 		return true
 	case <-ctx.Done():
