@@ -94,7 +94,7 @@ func (c *producerCollector) Collect(ch chan<- prometheus.Metric) {
 
 type managerCollector struct {
 	name, queue string
-	stats       func() producer.ManagerStats
+	stats       func() ManagerStats
 }
 
 func (c *managerCollector) Describe(ch chan<- *prometheus.Desc) {

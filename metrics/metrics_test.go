@@ -3,7 +3,6 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"

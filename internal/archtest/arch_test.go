@@ -21,7 +21,8 @@ var producerImporters = []string{
 	module + "/internal/cli",
 	module + "/internal/bench",
 	module + "/cmd/jetpool",
-	module + "/metrics", // exports the Manager's and the producer's counters
+	module + "/manager",
+	module + "/metrics", // exports the producer's counters
 }
 
 type pkg struct {
