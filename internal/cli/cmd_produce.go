@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/capped"
 	"github.com/jetpool/jetpool/manager"
 	"github.com/jetpool/jetpool/metrics"
 	"github.com/jetpool/jetpool/producer"
@@ -182,8 +183,7 @@ func (a *app) logCycle(r manager.CycleReport) {
 func commandSource(path string, args []string) manager.Source {
 	return func(ctx context.Context) ([]producer.Item, error) {
 		cmd := exec.CommandContext(ctx, path, args...)
-		var stderr limitedBuffer
-		stderr.limit = 4096
+		stderr := capped.Buffer{Limit: 4096}
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {

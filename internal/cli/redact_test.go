@@ -1,0 +1,13 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestRedactHidesCredentials(t *testing.T) {
+	assert.Equal(t, "nats://REDACTED@host:4222", redact("nats://user:s3cret@host:4222"))
+	assert.NotContains(t, redact("nats://tok3n@host:4222"), "tok3n")
+	assert.Equal(t, "nats://host:4222", redact("nats://host:4222"))
+}
