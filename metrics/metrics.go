@@ -15,7 +15,6 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -114,8 +113,14 @@ func (m *Metrics) WatchPool(queue string, stats func() consumer.Stats) {
 	pools.add(queue, stats)
 }
 
+// ProducerStats is what [Metrics.WatchProducer] reads of a producer; a
+// producer.Stats converts to it.
+type ProducerStats struct {
+	Enqueued, Repeated, Failed, MayRepeat, Batches uint64
+}
+
 // WatchProducer exposes a producer's counters, read at each scrape.
-func (m *Metrics) WatchProducer(stats func() producer.Stats) {
+func (m *Metrics) WatchProducer(stats func() ProducerStats) {
 	m.reg.MustRegister(&producerCollector{stats: stats})
 }
 

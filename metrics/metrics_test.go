@@ -86,7 +86,7 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 	m.WatchPool("m", pool.Stats)
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)
-	m.WatchProducer(p.Stats)
+	m.WatchProducer(func() metrics.ProducerStats { return metrics.ProducerStats(p.Stats()) })
 	m.AddReadiness("nats", metrics.Connected(env.Conn))
 	m.AddReadiness("consumer", metrics.ConsumerBound(env.JS, jetpool.DefaultNames(), "m"))
 
