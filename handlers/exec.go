@@ -17,7 +17,7 @@ import (
 	"github.com/jetpool/jetpool/internal/capped"
 )
 
-// Exit codes of an --exec program.
+// Exit codes of an exec handler's program, and the output it keeps.
 const (
 	execRetryLater = 75 // EX_TEMPFAIL: retry later
 	execPermanent  = 65 // EX_DATAERR: dead-letter now
