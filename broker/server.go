@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetpool/jetpool/config"
+	"github.com/jetpool/jetpool/internal/redact"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -234,7 +234,7 @@ func (o Options) serverOptions(log *slog.Logger) (*server.Options, error) {
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)
 			if err != nil || u.Host == "" {
-				return nil, fmt.Errorf("broker: route %q is not a URL like nats://host:6222", config.RedactURL(r))
+				return nil, fmt.Errorf("broker: route %q is not a URL like nats://host:6222", redact.URL(r))
 			}
 			opts.Routes = append(opts.Routes, u)
 		}

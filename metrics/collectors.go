@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/jetpool/jetpool/consumer"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -74,7 +73,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 type producerCollector struct {
-	stats func() producer.Stats
+	stats func() ProducerStats
 }
 
 func (c *producerCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -94,7 +93,7 @@ func (c *producerCollector) Collect(ch chan<- prometheus.Metric) {
 
 type managerCollector struct {
 	name, queue string
-	stats       func() producer.ManagerStats
+	stats       func() ManagerStats
 }
 
 func (c *managerCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -2,9 +2,10 @@ package metrics
 
 import (
 	"context"
-	"github.com/jetpool/jetpool/internal/queuedepth"
 	"log/slog"
 	"time"
+
+	"github.com/jetpool/jetpool/internal/queuedepth"
 
 	"github.com/jetpool/jetpool"
 	"github.com/nats-io/nats.go/jetstream"

@@ -15,7 +15,6 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
-	"github.com/jetpool/jetpool/producer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -114,21 +113,34 @@ func (m *Metrics) WatchPool(queue string, stats func() consumer.Stats) {
 	pools.add(queue, stats)
 }
 
+// ProducerStats is what [Metrics.WatchProducer] reads of a producer; a
+// producer.Stats converts to it.
+type ProducerStats struct {
+	Enqueued, Repeated, Failed, MayRepeat, Batches uint64
+}
+
 // WatchProducer exposes a producer's counters, read at each scrape.
-func (m *Metrics) WatchProducer(stats func() producer.Stats) {
+func (m *Metrics) WatchProducer(stats func() ProducerStats) {
 	m.reg.MustRegister(&producerCollector{stats: stats})
+}
+
+// ManagerStats is what [Metrics.WatchManager] reads of a manager; a
+// manager.Stats converts to it.
+type ManagerStats struct {
+	Cycles, Overruns, SourceErrors, EnqueueErrors uint64
+	Leader                                        bool
 }
 
 // WatchManager exposes a manager's counters and leadership, read at each
 // scrape.
-func (m *Metrics) WatchManager(name, queue string, stats func() producer.ManagerStats) {
+func (m *Metrics) WatchManager(name, queue string, stats func() ManagerStats) {
 	m.reg.MustRegister(&managerCollector{name: name, queue: queue, stats: stats})
 }
 
-// ObserveCycle records a manager cycle's duration; give it to
-// ManagerConfig.OnCycle.
-func (m *Metrics) ObserveCycle(queue string, r producer.CycleReport) {
-	m.cycleSeconds.WithLabelValues(queue).Observe(r.Duration.Seconds())
+// ObserveCycle records how long a manager cycle took; call it from
+// manager.Options.OnCycle.
+func (m *Metrics) ObserveCycle(queue string, took time.Duration) {
+	m.cycleSeconds.WithLabelValues(queue).Observe(took.Seconds())
 }
 
 // setDepths replaces the queue depth and dead-letter gauges.

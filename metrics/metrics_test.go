@@ -3,7 +3,6 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"github.com/jetpool/jetpool/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
@@ -85,7 +86,7 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 	m.WatchPool("m", pool.Stats)
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)
-	m.WatchProducer(p.Stats)
+	m.WatchProducer(func() metrics.ProducerStats { return metrics.ProducerStats(p.Stats()) })
 	m.AddReadiness("nats", metrics.Connected(env.Conn))
 	m.AddReadiness("consumer", metrics.ConsumerBound(env.JS, jetpool.DefaultNames(), "m"))
 

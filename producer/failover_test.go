@@ -3,12 +3,13 @@ package producer_test
 import (
 	"context"
 	"fmt"
-	"github.com/jetpool/jetpool/batch"
-	"github.com/jetpool/jetpool/topology"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
@@ -165,65 +166,6 @@ func TestWaitSurvivesLeaderLoss(t *testing.T) {
 			assert.Equal(t, n, seen.len(), "every job processed")
 		})
 	}
-}
-
-// A manager keeps every cycle across a stream leader change: each cycle's
-// jobs are all processed, and no cycle is reported done with jobs missing.
-func TestManagerKeepsCyclesAcrossLeaderChange(t *testing.T) {
-	c, _ := clusterSetup(t, "m")
-	seen := clusterWorkers(t, c, "m", nil)
-	const perCycle = 200
-	var mu sync.Mutex
-	var reports []producer.CycleReport
-	m, err := producer.NewManager(c.JS, producer.ManagerConfig{
-		Name: "mgr", Queue: "m", Interval: 3 * time.Second, Logger: c.Log,
-		Source: func(context.Context) ([]producer.Item, error) {
-			out := make([]producer.Item, perCycle)
-			for i := range out {
-				out[i].Payload = []byte("x")
-			}
-			return out, nil
-		},
-		OnCycle: func(r producer.CycleReport) {
-			mu.Lock()
-			reports = append(reports, r)
-			mu.Unlock()
-		},
-		Cycles: 6,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- m.Run(ctx) }()
-	natstest.Eventually(t, time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return len(reports) >= 1 }, "a first cycle")
-	leader := c.StreamLeader(t, jetpool.DefaultNames().WorkStream())
-	c.Stop(t, leader)
-	require.NoError(t, <-ran)
-
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, reports, 6)
-	failed := 0
-	for _, r := range reports {
-		missing := 0
-		for i := range perCycle {
-			if !seen.has(fmt.Sprintf("%s-%d", r.Batch, i)) {
-				missing++
-			}
-		}
-		if r.Err != nil {
-			failed++
-			t.Logf("cycle %s reported failed: %v (%d jobs not processed)", r.Batch, r.Err, missing)
-			continue
-		}
-		require.NotNil(t, r.Report, "cycle %s", r.Batch)
-		assert.True(t, r.Report.Done, "cycle %s", r.Batch)
-		assert.Equal(t, perCycle, r.Report.Expected, "cycle %s", r.Batch)
-		assert.Zero(t, missing, "cycle %s reported done with jobs missing", r.Batch)
-	}
-	assert.LessOrEqual(t, failed, 1, "at most the cycle cut by the election fails, and only if the election outlasts its interval")
-	t.Logf("%d cycles, %d reported failed, leader %s stopped after the first", len(reports), failed, leader.Name)
 }
 
 func TestEnqueueSurvivesStreamLeaderLoss(t *testing.T) {

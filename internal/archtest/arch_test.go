@@ -1,6 +1,7 @@
 // Package archtest checks that jetpool's imports run one way: the job model
 // at the root, provisioning without nats-server, a config file loader that
-// needs no runtime, and producer imported only where enqueueing is the role.
+// needs no runtime, a broker and handlers that lean only on the root, and
+// producer imported only where enqueueing is the role.
 package archtest
 
 import (
@@ -16,12 +17,12 @@ import (
 
 const module = "github.com/jetpool/jetpool"
 
-// producerImporters are the library packages that may import producer.
+// producerImporters are the packages that may import producer: the
+// manager, the command and the benchmark.
 var producerImporters = []string{
 	module + "/internal/cli",
 	module + "/internal/bench",
-	module + "/cmd/jetpool",
-	module + "/metrics", // exports the Manager's and the producer's counters
+	module + "/manager",
 }
 
 type pkg struct {
@@ -81,6 +82,17 @@ func TestImportsRunOneWay(t *testing.T) {
 			t.Errorf("the root imports %s: it may import nothing of ours", imp)
 		}
 	}
+	// only checks that path imports nothing of ours but the root, the
+	// packages in allowed and internal ones.
+	only := func(path string, allowed ...string) {
+		for _, imp := range get(path).Imports {
+			if ours(imp) && imp != module && !slices.Contains(allowed, imp) && !strings.HasPrefix(imp, module+"/internal/") {
+				t.Errorf("%s imports %s: it may import only the root%s and internal packages", path, imp, strings.Join(allowed, ", "))
+			}
+		}
+	}
+	only(module+"/broker", module+"/topology")
+	only(module + "/handlers")
 	for path, p := range pkgs {
 		if !ours(path) || path == module+"/producer" || slices.Contains(producerImporters, path) {
 			continue

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/manager"
 	"github.com/jetpool/jetpool/topology"
 
 	"github.com/jetpool/jetpool"
@@ -152,9 +153,9 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (err
 	}
 
 	var mu sync.Mutex
-	var cycles []producer.CycleReport
+	var cycles []manager.CycleReport
 	bar := newProgress(a.stderr, isTerminal(a.stderr), a.log)
-	m, err := producer.NewManager(js, producer.ManagerConfig{
+	m, err := manager.New(js, manager.Options{
 		Name: "demo", Queue: "parse", Interval: o.interval, Cycles: o.cycles, Logger: log,
 		Source: func(context.Context) ([]producer.Item, error) {
 			items := make([]producer.Item, o.jobs)
@@ -164,7 +165,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (err
 			return items, nil
 		},
 		Progress: bar.update,
-		OnCycle: func(r producer.CycleReport) {
+		OnCycle: func(r manager.CycleReport) {
 			bar.finish(r.Report)
 			mu.Lock()
 			cycles = append(cycles, r)

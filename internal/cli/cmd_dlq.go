@@ -17,6 +17,7 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/dlq"
+	"github.com/jetpool/jetpool/internal/capped"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
@@ -78,7 +79,7 @@ func (c *dlqListCmd) run(cmd *cobra.Command, args []string) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "JOB ID\tBATCH\tATTEMPTS\tDEAD AT\tERROR")
 		for _, l := range letters {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.JobID, l.Batch, l.Attempts, l.DeadAt.Format(time.RFC3339), truncate([]byte(l.Error), 80))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.JobID, l.Batch, l.Attempts, l.DeadAt.Format(time.RFC3339), capped.Truncate([]byte(l.Error), 80))
 		}
 		return tw.Flush()
 	})

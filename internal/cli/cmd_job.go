@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jetpool/jetpool/internal/capped"
 	"github.com/jetpool/jetpool/internal/locate"
 	"github.com/spf13/cobra"
 )
@@ -83,7 +84,7 @@ func printLocation(w io.Writer, loc *locate.Location) error {
 	}
 	if l := loc.Letter; l != nil {
 		fmt.Fprintf(tw, "attempts\t%d\ndead at\t%s\nerror\t%s\n", l.Attempts, l.DeadAt.Local().Format(time.RFC3339), l.Error)
-		fmt.Fprintf(tw, "payload\t%s\n", truncate(l.Payload, 200))
+		fmt.Fprintf(tw, "payload\t%s\n", capped.Truncate(l.Payload, 200))
 	}
 	fmt.Fprintf(tw, "messages read\t%d\n", loc.Scanned)
 	return tw.Flush()

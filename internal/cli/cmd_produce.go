@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/capped"
+	"github.com/jetpool/jetpool/manager"
+	"github.com/jetpool/jetpool/metrics"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/jetpool/jetpool/topology"
 	"github.com/spf13/cobra"
@@ -100,7 +103,7 @@ func (c *produceCmd) run(cmd *cobra.Command, args []string) error {
 	if c.sourceCmd == (c.sourceFile != "") {
 		return usageError(errors.New("give exactly one source: --source-cmd PROGRAM [ARGS...] or --source-file FILE"))
 	}
-	var src producer.Source
+	var src manager.Source
 	if c.sourceCmd {
 		if len(program) == 0 {
 			return usageError(errors.New("--source-cmd needs a program"))
@@ -134,18 +137,18 @@ func (c *produceCmd) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer obs.close()
-	m, err := producer.NewManager(s.js, producer.ManagerConfig{
+	m, err := manager.New(s.js, manager.Options{
 		Name: c.name, Queue: queue, Interval: interval, Source: src,
 		Cycles: c.cycles, Names: s.names, Logger: a.log,
-		OnCycle: func(r producer.CycleReport) {
-			obs.metrics.ObserveCycle(queue, r)
+		OnCycle: func(r manager.CycleReport) {
+			obs.metrics.ObserveCycle(queue, r.Duration)
 			a.logCycle(r)
 		},
 	})
 	if err != nil {
 		return exitWith(ExitUsage, err)
 	}
-	obs.metrics.WatchManager(c.name, queue, m.Stats)
+	obs.metrics.WatchManager(c.name, queue, func() metrics.ManagerStats { return metrics.ManagerStats(m.Stats()) })
 	return m.Run(cmd.Context())
 }
 
@@ -165,7 +168,7 @@ func awaitProducerTopology(ctx context.Context, s *session, log *slog.Logger, qu
 	})
 }
 
-func (a *app) logCycle(r producer.CycleReport) {
+func (a *app) logCycle(r manager.CycleReport) {
 	attrs := []any{"batch", r.Batch, "took", r.Duration.Round(time.Millisecond), "overrun", r.Overrun}
 	if rep := r.Report; rep != nil {
 		attrs = append(attrs, "expected", rep.Expected, "completed", rep.Completed, "dead", rep.Dead, "pending", rep.Pending)
@@ -177,11 +180,10 @@ func (a *app) logCycle(r producer.CycleReport) {
 	a.log.Info("cycle", attrs...)
 }
 
-func commandSource(path string, args []string) producer.Source {
+func commandSource(path string, args []string) manager.Source {
 	return func(ctx context.Context) ([]producer.Item, error) {
 		cmd := exec.CommandContext(ctx, path, args...)
-		var stderr limitedBuffer
-		stderr.limit = 4096
+		stderr := capped.Buffer{Limit: 4096}
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -191,7 +193,7 @@ func commandSource(path string, args []string) producer.Source {
 	}
 }
 
-func fileSource(path string) producer.Source {
+func fileSource(path string) manager.Source {
 	return func(context.Context) ([]producer.Item, error) {
 		data, err := os.ReadFile(path)
 		if err != nil {

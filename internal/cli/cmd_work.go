@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
+	"github.com/jetpool/jetpool/handlers"
 	"github.com/jetpool/jetpool/metrics"
 	"github.com/jetpool/jetpool/topology"
 	"github.com/jetpool/jetpool/workers"
@@ -114,11 +115,10 @@ func (c *workCmd) run(cmd *cobra.Command, args []string) error {
 			return usageError(fmt.Errorf("--%s %d must be at least 1", name, n))
 		}
 	}
-	handlers := make([]jetpool.Handler, len(specs)) // one each: an exec handler knows its queue's timeout
-	for i := range specs {
-		if handlers[i], err = a.pickHandler(c.exec, program, c.httpURL, c.builtin, c.forward, c.passEnv); err != nil {
-			return usageError(err)
-		}
+	// Check the handler flags before connecting; each queue gets a handler
+	// of its own below, as an exec handler names its queue's timeout.
+	if _, err := a.pickHandler(c.exec, program, c.httpURL, c.builtin, c.forward, c.passEnv, 0); err != nil {
+		return usageError(err)
 	}
 	s, err := a.connectWaiting(cmd.Context())
 	if err != nil {
@@ -147,10 +147,11 @@ func (c *workCmd) run(cmd *cobra.Command, args []string) error {
 		cfg.Concurrency = pick(q.concurrency, pick(c.concurrency, cfg.Concurrency))
 		cfg.Timeout = pickDur(c.jobTimeout, cfg.Timeout)
 		cfg.MaxAttempts = pick(c.maxAttempts, cfg.MaxAttempts)
-		if eh, ok := handlers[i].(*execHandler); ok {
-			eh.timeout = cmp.Or(cfg.Timeout, consumer.DefaultTimeout)
+		h, err := a.pickHandler(c.exec, program, c.httpURL, c.builtin, c.forward, c.passEnv, cmp.Or(cfg.Timeout, consumer.DefaultTimeout))
+		if err != nil {
+			return usageError(err)
 		}
-		running[i] = newRunningJobs(handlers[i])
+		running[i] = newRunningJobs(h)
 		queues[i] = workers.Queue{Config: cfg,
 			Handler: jetpool.Chain(running[i], obs.middleware(q.name)...)}
 	}
@@ -222,8 +223,9 @@ func parseQueueSpecs(args, flags []string) ([]queueSpec, error) {
 	return out, nil
 }
 
-// pickHandler builds the one handler the flags ask for.
-func (a *app) pickHandler(useExec bool, args []string, httpURL, builtin, forward string, passEnv []string) (jetpool.Handler, error) {
+// pickHandler builds the one handler the flags ask for; timeout is the
+// queue's job timeout, which an exec handler names in its messages.
+func (a *app) pickHandler(useExec bool, args []string, httpURL, builtin, forward string, passEnv []string, timeout time.Duration) (jetpool.Handler, error) {
 	n := 0
 	for _, set := range []bool{useExec, httpURL != "", builtin != ""} {
 		if set {
@@ -235,22 +237,29 @@ func (a *app) pickHandler(useExec bool, args []string, httpURL, builtin, forward
 	}
 	switch {
 	case useExec:
-		h, err := newExecHandler(args, forward, passEnv...)
+		h, err := handlers.Exec(handlers.ExecOptions{Argv: args, Env: passEnv, Forward: forward, Timeout: timeout, Logger: a.log})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--exec: %w", err)
 		}
-		h.log = a.log
 		return h, nil
 	case httpURL != "":
 		if len(args) > 0 {
 			return nil, errors.New("unexpected arguments after --http URL")
 		}
-		return newHTTPHandler(httpURL, forward)
+		h, err := handlers.HTTP(handlers.HTTPOptions{URL: httpURL, Forward: forward})
+		if err != nil {
+			return nil, fmt.Errorf("--http: %w", err)
+		}
+		return h, nil
 	default:
 		if len(args) > 0 {
 			return nil, errors.New("unexpected arguments after --builtin")
 		}
-		return builtinHandler(builtin, forward)
+		h, err := handlers.Builtin(builtin, forward)
+		if err != nil {
+			return nil, fmt.Errorf("--builtin: %w", err)
+		}
+		return h, nil
 	}
 }
 

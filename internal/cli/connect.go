@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/config"
+	"github.com/jetpool/jetpool/internal/redact"
 	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -102,7 +103,7 @@ func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) 
 				a.log.Warn("disconnected from NATS; acks the server had not received are lost, and their jobs run again after the consumer's AckWait", "error", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("reconnected to NATS", "server", redact(nc.ConnectedUrl())) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("reconnected to NATS", "server", redact.URL(nc.ConnectedUrl())) }),
 		a.natsErrorHandler(),
 	}
 	opts = append(opts, secure...)
@@ -114,7 +115,7 @@ func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) 
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil && wait && notUpYet(err) {
 		// A worker or producer started before its server waits for it.
-		a.log.Warn("NATS unreachable; waiting for it", "url", redact(cfg.NATSURL), "error", connectError(cfg, dialer.lastAddr(), err))
+		a.log.Warn("NATS unreachable; waiting for it", "url", redact.URL(cfg.NATSURL), "error", connectError(cfg, dialer.lastAddr(), err))
 		for err != nil && notUpYet(err) {
 			select {
 			case <-ctx.Done():
@@ -124,7 +125,7 @@ func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) 
 			nc, err = nats.Connect(cfg.NATSURL, opts...)
 		}
 		if err == nil {
-			a.log.Info("connected to NATS", "server", redact(nc.ConnectedUrl()))
+			a.log.Info("connected to NATS", "server", redact.URL(nc.ConnectedUrl()))
 		}
 	}
 	if err != nil {
@@ -158,9 +159,9 @@ func (a *app) dial(ctx context.Context, longLived, wait bool) (*session, error) 
 			return nil, ctx.Err()
 		}
 		if topology.NoJetStream(err) {
-			return nil, exitWith(ExitUnavailable, fmt.Errorf("NATS at %s has no JetStream enabled (start nats-server with -js)", redact(cfg.NATSURL)))
+			return nil, exitWith(ExitUnavailable, fmt.Errorf("NATS at %s has no JetStream enabled (start nats-server with -js)", redact.URL(cfg.NATSURL)))
 		}
-		return nil, exitWith(ExitUnavailable, fmt.Errorf("NATS at %s: JetStream did not answer: %w", redact(cfg.NATSURL), err))
+		return nil, exitWith(ExitUnavailable, fmt.Errorf("NATS at %s: JetStream did not answer: %w", redact.URL(cfg.NATSURL), err))
 	}
 	return &session{cfg: cfg, names: names, nc: nc, js: js}, nil
 }
@@ -177,17 +178,17 @@ func connectError(cfg *config.Config, addr string, err error) error {
 	switch {
 	case errors.As(err, &herr):
 		return fmt.Errorf("cannot connect to NATS at %s: TLS: the certificate of %s does not name %s: %w; connect with a host name it names",
-			redact(cfg.NATSURL), addr, herr.Host, herr)
+			redact.URL(cfg.NATSURL), addr, herr.Host, herr)
 	case errors.As(err, &verr) || errors.As(err, &uaerr) || errors.As(err, &ierr):
 		return fmt.Errorf("cannot connect to NATS at %s: TLS: the certificate of %s failed verification: %w; give the CA that signed it with --tlsca (NATS_CA, nats_ca)",
-			redact(cfg.NATSURL), addr, err)
+			redact.URL(cfg.NATSURL), addr, err)
 	case errors.Is(err, nats.ErrTLS) || errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrSecureConnRequired):
 		return fmt.Errorf("cannot connect to NATS at %s: TLS with %s: %w (check --tlsca, --tlscert and --tlskey against the server's TLS settings)",
-			redact(cfg.NATSURL), addr, err)
+			redact.URL(cfg.NATSURL), addr, err)
 	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired):
-		return fmt.Errorf("NATS at %s refused the credentials: %w", redact(cfg.NATSURL), err)
+		return fmt.Errorf("NATS at %s refused the credentials: %w", redact.URL(cfg.NATSURL), err)
 	}
-	return fmt.Errorf("cannot reach NATS at %s: %w", redact(cfg.NATSURL), err)
+	return fmt.Errorf("cannot reach NATS at %s: %w", redact.URL(cfg.NATSURL), err)
 }
 
 // natsErrorHandler logs a connection's asynchronous errors, such as a
@@ -222,6 +223,3 @@ func (r *dialRecorder) lastAddr() string {
 	defer r.mu.Unlock()
 	return r.last
 }
-
-// redact removes credentials from server URLs before they are printed.
-func redact(raw string) string { return config.RedactURL(raw) }

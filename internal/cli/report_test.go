@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"regexp"
-	"strings"
 	"testing"
 
-	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,27 +54,4 @@ func TestReportsReadable(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &shown), res.stdout)
 	assert.Equal(t, "d-1", shown["job_id"])
 	assert.Equal(t, "order 17", shown["payload_text"])
-}
-
-// A program's stdout that is not forwarded is logged at debug level.
-func TestExecStdoutLoggedAtDebug(t *testing.T) {
-	var logs bytes.Buffer
-	h, err := newExecHandler([]string{"sh", "-c", "echo resized 3 images"}, "")
-	require.NoError(t, err)
-	h.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	require.NoError(t, h.Handle(context.Background(), &jetpool.Job{ID: "j1", Queue: "q", Batch: "b", Attempt: 1}))
-	assert.Contains(t, logs.String(), "level=DEBUG")
-	assert.Contains(t, logs.String(), `stdout="resized 3 images\n"`)
-	assert.Contains(t, logs.String(), "job_id=j1")
-
-	logs.Reset()
-	h.log = slog.New(slog.NewTextHandler(&logs, nil))
-	require.NoError(t, h.Handle(context.Background(), &jetpool.Job{ID: "j2", Queue: "q", Attempt: 1}))
-	assert.Empty(t, logs.String(), "nothing at info level")
-
-	h, err = newExecHandler([]string{"sh", "-c", "echo partial; exit 1"}, "")
-	require.NoError(t, err)
-	h.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	require.Error(t, h.Handle(context.Background(), &jetpool.Job{ID: "j3", Queue: "q", Attempt: 1}))
-	assert.True(t, strings.Contains(logs.String(), `stdout="partial\n"`), "a failed program's output too: %s", logs.String())
 }

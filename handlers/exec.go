@@ -1,4 +1,4 @@
-package cli
+package handlers
 
 import (
 	"bytes"
@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/capped"
 )
 
-// Exit codes of an --exec program.
+// Exit codes of an exec handler's program, and the output it keeps.
 const (
 	execRetryLater = 75 // EX_TEMPFAIL: retry later
 	execPermanent  = 65 // EX_DATAERR: dead-letter now
@@ -45,35 +46,74 @@ type execHandler struct {
 	env     []string      // NAME=value the program gets besides the job's own
 	forward string        // queue that receives stdout on success; none when empty
 	timeout time.Duration // the pool's job timeout, for messages; 0 if unknown
-	log     *slog.Logger  // the program's stdout, when not forwarded, at debug level; none when nil
+	log     *slog.Logger  // the program's stdout, when not forwarded, at debug level
 }
 
 // execBaseEnv names the variables of the worker's environment that every
-// program gets; --env adds others by name. Nothing else passes, so the
-// worker's NATS credentials never reach job programs.
+// program gets; ExecOptions.Env adds others by name. Nothing else passes, so
+// the worker's NATS credentials never reach job programs.
 func execBaseEnv() []string { return []string{"PATH", "HOME"} }
 
-// newExecHandler runs argv per job. The program's environment is PATH,
-// HOME, the variables named in pass (taken from the worker's environment
-// now, when set) and the job's JETPOOL_* variables.
-func newExecHandler(argv []string, forward string, pass ...string) (*execHandler, error) {
-	if len(argv) == 0 {
-		return nil, errors.New("--exec needs a program")
-	}
-	path, err := exec.LookPath(argv[0])
+// ExecOptions configures [Exec]. A zero field takes its default; a negative
+// one is an error.
+type ExecOptions struct {
+	// Argv is the program, looked up in PATH, and its arguments. No shell is
+	// involved. Required.
+	Argv []string
+	// Env names variables of this process's environment that the program
+	// gets besides PATH, HOME and the job's JETPOOL_* variables; each is
+	// read once, by Exec.
+	Env []string
+	// Forward, when set, is the queue that receives the program's stdout
+	// when it succeeds.
+	Forward string
+	// Timeout is the job timeout of the pool running the handler, used only
+	// in messages ("timed out after 1s"); the context's deadline when zero.
+	Timeout time.Duration
+	// Logger receives, at debug level, the program's stdout when it is not
+	// forwarded; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Exec returns a handler that runs a program once per job: the payload on
+// stdin, the job's ID, queue, batch and attempt in JETPOOL_JOB_ID,
+// JETPOOL_QUEUE, JETPOOL_BATCH and JETPOOL_ATTEMPT. Exit status 0 completes
+// the job, 65 (EX_DATAERR) dead-letters it at once, any other retries it.
+// The program runs in a process group of its own that ends with the job.
+func Exec(opts ExecOptions) (jetpool.Handler, error) {
+	h, err := newExecHandler(opts)
 	if err != nil {
-		return nil, fmt.Errorf("--exec program %q: %w", argv[0], err)
+		return nil, err
+	}
+	return h, nil
+}
+
+func newExecHandler(opts ExecOptions) (*execHandler, error) {
+	if len(opts.Argv) == 0 {
+		return nil, errors.New("handlers: ExecOptions.Argv is empty: give a program")
+	}
+	if opts.Timeout < 0 {
+		return nil, fmt.Errorf("handlers: ExecOptions.Timeout is %s: it must not be negative", opts.Timeout)
+	}
+	path, err := exec.LookPath(opts.Argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("handlers: program %q: %w", opts.Argv[0], err)
 	}
 	var env []string
-	for _, name := range append(execBaseEnv(), pass...) {
+	for _, name := range append(execBaseEnv(), opts.Env...) {
 		if name == "" || strings.ContainsAny(name, "=\x00") {
-			return nil, fmt.Errorf("--env %q: not a variable name", name)
+			return nil, fmt.Errorf("handlers: ExecOptions.Env %q: not a variable name", name)
 		}
 		if v, ok := os.LookupEnv(name); ok {
 			env = append(env, name+"="+v)
 		}
 	}
-	return &execHandler{program: path, args: argv[1:], env: env, forward: forward}, nil
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &execHandler{program: path, args: opts.Argv[1:], env: env, forward: opts.Forward,
+		timeout: opts.Timeout, log: log}, nil
 }
 
 // jobEnv returns the job's JETPOOL_* variables, refusing metadata that
@@ -102,8 +142,7 @@ func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
 	}
 	cmd := exec.CommandContext(ctx, h.program, h.args...)
 	cmd.Stdin = bytes.NewReader(job.Payload)
-	var stdout, stderr limitedBuffer
-	stdout.limit, stderr.limit = maxOutput, 4096
+	stdout, stderr := capped.Buffer{Limit: maxOutput}, capped.Buffer{Limit: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(append([]string(nil), h.env...), jobVars...)
 	ownGroup(cmd)
@@ -120,8 +159,13 @@ func (h *execHandler) Handle(ctx context.Context, job *jetpool.Job) error {
 		return fmt.Errorf("run %s: %w", h.program, err)
 	}
 	err = cmd.Wait()
-	_ = signalGroup(cmd.Process, syscall.SIGKILL) // what the program left behind
-	if (h.forward == "" || err != nil) && stdout.Len() > 0 && h.log != nil && h.log.Enabled(ctx, slog.LevelDebug) {
+	// Kill what the program left behind; a group already empty is the
+	// usual case.
+	if kerr := signalGroup(cmd.Process, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) {
+		h.log.WarnContext(ctx, "killing the processes a program left behind", "program", h.program,
+			"job_id", job.ID, "queue", job.Queue, "error", kerr)
+	}
+	if (h.forward == "" || err != nil) && stdout.Len() > 0 && h.log.Enabled(ctx, slog.LevelDebug) {
 		out := stdout.Bytes()[:min(stdout.Len(), maxLoggedOutput)]
 		h.log.DebugContext(ctx, "program output", "job_id", job.ID, "queue", job.Queue, "batch", job.Batch,
 			"attempt", job.Attempt, "stdout", string(out), "bytes", stdout.Len())
@@ -184,16 +228,3 @@ func (e *timeoutError) Error() string {
 }
 
 func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
-
-// limitedBuffer keeps the first limit bytes written and drops the rest.
-type limitedBuffer struct {
-	bytes.Buffer
-	limit int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}

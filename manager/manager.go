@@ -1,16 +1,18 @@
-package producer
+package manager
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jetpool/jetpool/batch"
-	"github.com/jetpool/jetpool/internal/retry"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jetpool/jetpool/batch"
+	"github.com/jetpool/jetpool/internal/retry"
+	"github.com/jetpool/jetpool/producer"
 
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/topology"
@@ -20,16 +22,18 @@ import (
 // Source returns the jobs of one cycle. Items without an ID get one derived
 // from their position. A Source that reports items still unfinished on every
 // call makes a job that went dead in one cycle come back in the next.
-type Source func(ctx context.Context) ([]Item, error)
+type Source func(ctx context.Context) ([]producer.Item, error)
 
-// ManagerConfig configures a [Manager].
-type ManagerConfig struct {
+// Options configures a [Manager]. A zero field takes its default; a
+// negative one is an error.
+type Options struct {
 	// Name identifies the manager: one manager per name leads across all
 	// processes. It is also the stem of every batch and job ID it makes.
 	Name string
 	// Queue receives the jobs.
 	Queue string
-	// Interval is the shortest time between the starts of two cycles.
+	// Interval is the shortest time between the starts of two cycles
+	// ([DefaultInterval] when zero).
 	Interval time.Duration
 	// Source gives each cycle's jobs.
 	Source Source
@@ -62,8 +66,8 @@ type CycleReport struct {
 	Err      error
 }
 
-// ManagerStats counts what a manager did.
-type ManagerStats struct {
+// Stats counts what a manager did.
+type Stats struct {
 	Cycles, Overruns, SourceErrors, EnqueueErrors uint64
 	Leader                                        bool
 }
@@ -74,9 +78,9 @@ type ManagerStats struct {
 // that outlasts the interval logs a warning and counts an overrun;
 // otherwise the manager waits out the rest of the interval.
 type Manager struct {
-	p     *Producer
+	p     *producer.Producer
 	js    jetstream.JetStream
-	cfg   ManagerConfig
+	cfg   Options
 	log   *slog.Logger
 	owner string
 
@@ -84,34 +88,46 @@ type Manager struct {
 	leader                                        atomic.Bool
 }
 
-// NewManager checks cfg and returns a manager that is not yet running.
-func NewManager(js jetstream.JetStream, cfg ManagerConfig) (*Manager, error) {
-	if err := jetpool.ValidateName("manager name", cfg.Name); err != nil {
-		return nil, err
+// DefaultInterval is the interval of a manager whose Options.Interval is zero.
+const DefaultInterval = time.Minute
+
+// New checks opts and returns a manager that is not yet running.
+func New(js jetstream.JetStream, opts Options) (*Manager, error) {
+	if err := jetpool.ValidateName("manager name", opts.Name); err != nil {
+		return nil, fmt.Errorf("manager: %w", err)
 	}
-	if err := jetpool.ValidateQueue(cfg.Queue); err != nil {
-		return nil, err
+	if err := jetpool.ValidateQueue(opts.Queue); err != nil {
+		return nil, fmt.Errorf("manager: %w", err)
 	}
-	if cfg.Interval <= 0 {
-		return nil, fmt.Errorf("manager %s: interval %s must be positive", cfg.Name, cfg.Interval)
+	if opts.Interval < 0 {
+		return nil, fmt.Errorf("manager: Options.Interval is %s: it must not be negative", opts.Interval)
 	}
-	if cfg.Source == nil {
-		return nil, fmt.Errorf("manager %s: no source", cfg.Name)
+	if opts.Cycles < 0 {
+		return nil, fmt.Errorf("manager: Options.Cycles is %d: it must not be negative", opts.Cycles)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if opts.LeaseTTL < 0 {
+		return nil, fmt.Errorf("manager: Options.LeaseTTL is %s: it must not be negative", opts.LeaseTTL)
 	}
-	p, err := New(js, Options{Names: cfg.Names, Logger: cfg.Logger, Provision: cfg.Provision})
+	if opts.Source == nil {
+		return nil, fmt.Errorf("manager: %s: Options.Source is nil: a manager needs a source of jobs", opts.Name)
+	}
+	if opts.Interval == 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p, err := producer.New(js, producer.Options{Names: opts.Names, Logger: opts.Logger, Provision: opts.Provision})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("manager: %s: %w", opts.Name, err)
 	}
-	return &Manager{p: p, js: js, cfg: cfg, owner: jetpool.NewID(),
-		log: cfg.Logger.With("manager", cfg.Name, "queue", cfg.Queue)}, nil
+	return &Manager{p: p, js: js, cfg: opts, owner: jetpool.NewID(),
+		log: opts.Logger.With("manager", opts.Name, "queue", opts.Queue)}, nil
 }
 
 // Stats returns the manager's counters.
-func (m *Manager) Stats() ManagerStats {
-	return ManagerStats{Cycles: m.cycles.Load(), Overruns: m.overruns.Load(),
+func (m *Manager) Stats() Stats {
+	return Stats{Cycles: m.cycles.Load(), Overruns: m.overruns.Load(),
 		SourceErrors: m.sourceErrors.Load(), EnqueueErrors: m.enqueueErrors.Load(), Leader: m.leader.Load()}
 }
 
@@ -121,11 +137,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	topo := topology.Options{Names: m.cfg.Names, LeaseTTL: m.cfg.LeaseTTL}
 	if m.cfg.Provision {
 		if err := topology.CreateMissing(ctx, m.js, topo); err != nil {
-			return fmt.Errorf("manager %s: %w", m.cfg.Name, err)
+			return fmt.Errorf("manager: %s: %w", m.cfg.Name, err)
 		}
 	}
 	var l *lease
-	err := topology.Waiter{Logger: m.log, Hint: `run "jetpool provision" or set ManagerConfig.Provision`}.Wait(ctx, func(ctx context.Context) error {
+	err := topology.Waiter{Logger: m.log, Hint: `run "jetpool provision" or set manager.Options.Provision`}.Wait(ctx, func(ctx context.Context) error {
 		kv, err := topology.OpenLeases(ctx, m.js, m.cfg.Names)
 		if err == nil {
 			l, err = newLease(ctx, kv, m.cfg.Name, m.owner)
@@ -133,7 +149,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("manager %s: %w", m.cfg.Name, err)
+		return fmt.Errorf("manager: %s: %w", m.cfg.Name, err)
 	}
 
 	ctx, stop := context.WithCancel(ctx)
@@ -247,12 +263,12 @@ func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 	if err := m.enqueue(ctx, slot, id, items); err != nil {
 		m.enqueueErrors.Add(1)
 		rep.Err = err
-		if errors.Is(err, ErrBatchMismatch) {
+		if errors.Is(err, producer.ErrBatchMismatch) {
 			log.Error("this cycle was enqueued already, with other jobs, by an earlier leader; the source runs again next interval", "error", err)
 			return rep
 		}
 		log.Error("cycle failed: jobs not enqueued within the interval", "error", err)
-		var pe *PartialError
+		var pe *producer.PartialError
 		if !errors.As(err, &pe) {
 			return rep
 		}
@@ -285,16 +301,16 @@ func (m *Manager) cycle(ctx context.Context, slot int64) (rep CycleReport) {
 // enqueue publishes the cycle's items, and while some are missing sends
 // them again under the same IDs until the cycle's interval ends: a leader
 // change or a lost connection delays a cycle, it does not drop it.
-func (m *Manager) enqueue(ctx context.Context, slot int64, batch string, items []Item) error {
+func (m *Manager) enqueue(ctx context.Context, slot int64, batch string, items []producer.Item) error {
 	end := time.Unix(0, (slot+1)*int64(m.cfg.Interval))
-	if least := time.Now().Add(2 * DefaultAckTimeout); end.Before(least) {
+	if least := time.Now().Add(2 * producer.DefaultAckTimeout); end.Before(least) {
 		end = least
 	}
 	ctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	for n := 0; ; n++ {
-		_, err := m.p.EnqueueBatch(ctx, m.cfg.Queue, items, WithBatchID(batch))
-		var pe *PartialError
+		_, err := m.p.EnqueueBatch(ctx, m.cfg.Queue, items, producer.WithBatchID(batch))
+		var pe *producer.PartialError
 		if err == nil || !errors.As(err, &pe) && !retry.Transient(err) || ctx.Err() != nil {
 			return err
 		}
@@ -305,7 +321,7 @@ func (m *Manager) enqueue(ctx context.Context, slot int64, batch string, items [
 	}
 }
 
-func (m *Manager) callSource(ctx context.Context) (items []Item, err error) {
+func (m *Manager) callSource(ctx context.Context) (items []producer.Item, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("source panic: %v", v)

@@ -1,4 +1,4 @@
-package cli
+package handlers
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func TestExecEnvironmentIsAnAllowList(t *testing.T) {
 	t.Setenv("NATS_CREDS", "/secret/user.creds")
 	t.Setenv("PASSED_ON", "yes")
 	var out strings.Builder
-	h, err := newExecHandler([]string{"sh", "-c", `env; printf '%s' "--"; cat`}, "", "PASSED_ON", "NOT_SET_ANYWHERE")
+	h, err := Exec(ExecOptions{Argv: []string{"sh", "-c", `env; printf '%s' "--"; cat`}, Env: []string{"PASSED_ON", "NOT_SET_ANYWHERE"}, Forward: "next"})
 	require.NoError(t, err)
 	payload := "a;b && $(touch x) `id` | c\nsecond line\x00after NUL"
 	job := (&jetpool.Job{ID: "j-1", Queue: "q", Batch: "b", Attempt: 2, Payload: []byte(payload)}).WithForwarder(
@@ -29,7 +29,6 @@ func TestExecEnvironmentIsAnAllowList(t *testing.T) {
 			out.Write(p)
 			return "f", nil
 		})
-	h.forward = "next"
 	require.NoError(t, h.Handle(context.Background(), job))
 
 	env, stdin, found := strings.Cut(out.String(), "--")
@@ -47,6 +46,6 @@ func TestExecEnvironmentIsAnAllowList(t *testing.T) {
 		require.Error(t, err, "%q", id)
 		assert.True(t, errors.Is(err, jetpool.ErrPermanent), "refused for good: %v", err)
 	}
-	_, err = newExecHandler([]string{"true"}, "", "A=B")
+	_, err = Exec(ExecOptions{Argv: []string{"true"}, Env: []string{"A=B"}})
 	assert.ErrorContains(t, err, `"A=B"`)
 }

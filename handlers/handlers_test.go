@@ -1,11 +1,14 @@
-package cli
+package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +26,7 @@ func TestHTTPHandlerMapsStatusToOutcome(t *testing.T) {
 		w.WriteHeader(code)
 	}))
 	defer srv.Close()
-	h, err := newHTTPHandler(srv.URL, "")
+	h, err := HTTP(HTTPOptions{URL: srv.URL})
 	require.NoError(t, err)
 	call := func(code int) error {
 		return h.Handle(context.Background(), &jetpool.Job{ID: strconv.Itoa(code), Queue: "q", Batch: "b", Attempt: 1})
@@ -39,12 +42,12 @@ func TestHTTPHandlerMapsStatusToOutcome(t *testing.T) {
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, jetpool.ErrPermanent)
 
-	_, err = newHTTPHandler("ftp://x", "")
+	_, err = HTTP(HTTPOptions{URL: "ftp://x"})
 	assert.ErrorContains(t, err, `"ftp://x"`)
 }
 
 func TestExecHandlerExitCodes(t *testing.T) {
-	h, err := newExecHandler([]string{"sh", "-c", `exit "$(cat)"`}, "")
+	h, err := Exec(ExecOptions{Argv: []string{"sh", "-c", `exit "$(cat)"`}})
 	require.NoError(t, err)
 	run := func(code string) error {
 		return h.Handle(context.Background(), &jetpool.Job{ID: "j", Payload: []byte(code), Attempt: 1})
@@ -60,7 +63,7 @@ func TestExecHandlerExitCodes(t *testing.T) {
 }
 
 func TestExecHandlerKillsAtTimeout(t *testing.T) {
-	h, err := newExecHandler([]string{"sleep", "30"}, "")
+	h, err := Exec(ExecOptions{Argv: []string{"sleep", "30"}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -72,19 +75,36 @@ func TestExecHandlerKillsAtTimeout(t *testing.T) {
 
 func TestBuiltinSpecs(t *testing.T) {
 	for _, good := range []string{"noop", "sleep=1ms", "fail=0", "fail=1"} {
-		_, err := builtinHandler(good, "")
+		_, err := Builtin(good, "")
 		assert.NoError(t, err, good)
 	}
 	for _, bad := range []string{"", "nap", "sleep=soon", "fail=1.5", "fail=-1"} {
-		_, err := builtinHandler(bad, "")
+		_, err := Builtin(bad, "")
 		assert.ErrorContains(t, err, strconv.Quote(bad), bad)
 	}
-	h, _ := builtinHandler("fail=1", "")
+	h, _ := Builtin("fail=1", "")
 	assert.Error(t, h.Handle(context.Background(), &jetpool.Job{}))
 }
 
-func TestRedactHidesCredentials(t *testing.T) {
-	assert.Equal(t, "nats://REDACTED@host:4222", redact("nats://user:s3cret@host:4222"))
-	assert.NotContains(t, redact("nats://tok3n@host:4222"), "tok3n")
-	assert.Equal(t, "nats://host:4222", redact("nats://host:4222"))
+// A program's stdout that is not forwarded is logged at debug level.
+func TestExecStdoutLoggedAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	h, err := newExecHandler(ExecOptions{Argv: []string{"sh", "-c", "echo resized 3 images"}})
+	require.NoError(t, err)
+	h.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	require.NoError(t, h.Handle(context.Background(), &jetpool.Job{ID: "j1", Queue: "q", Batch: "b", Attempt: 1}))
+	assert.Contains(t, logs.String(), "level=DEBUG")
+	assert.Contains(t, logs.String(), `stdout="resized 3 images\n"`)
+	assert.Contains(t, logs.String(), "job_id=j1")
+
+	logs.Reset()
+	h.log = slog.New(slog.NewTextHandler(&logs, nil))
+	require.NoError(t, h.Handle(context.Background(), &jetpool.Job{ID: "j2", Queue: "q", Attempt: 1}))
+	assert.Empty(t, logs.String(), "nothing at info level")
+
+	h, err = newExecHandler(ExecOptions{Argv: []string{"sh", "-c", "echo partial; exit 1"}})
+	require.NoError(t, err)
+	h.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	require.Error(t, h.Handle(context.Background(), &jetpool.Job{ID: "j3", Queue: "q", Attempt: 1}))
+	assert.True(t, strings.Contains(logs.String(), `stdout="partial\n"`), "a failed program's output too: %s", logs.String())
 }

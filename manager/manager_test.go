@@ -1,4 +1,4 @@
-package producer_test
+package manager_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/internal/natstest"
+	"github.com/jetpool/jetpool/manager"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func fixedSource(n int) producer.Source {
+func fixedSource(n int) manager.Source {
 	return func(ctx context.Context) ([]producer.Item, error) {
 		out := make([]producer.Item, n)
 		for i := range out {
@@ -31,7 +32,7 @@ func fixedSource(n int) producer.Source {
 
 // runManager runs m in the background; the returned function stops it and
 // waits for Run to return.
-func runManager(t *testing.T, m *producer.Manager) (stop func()) {
+func runManager(t *testing.T, m *manager.Manager) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -52,18 +53,18 @@ func runManager(t *testing.T, m *producer.Manager) (stop func()) {
 }
 
 func TestManagerWarnsOnOverrun(t *testing.T) {
-	env, _ := setup(t, topology.Options{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 1), func(ctx context.Context, j *jetpool.Job) error {
 		time.Sleep(150 * time.Millisecond)
 		return nil
 	})
 	logs := &natstest.Buffer{}
-	var reports []producer.CycleReport
+	var reports []manager.CycleReport
 	var mu sync.Mutex
-	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	m, err := manager.New(env.JS, manager.Options{
 		Name: "slow", Queue: "q", Interval: 200 * time.Millisecond, Source: fixedSource(2), Cycles: 2,
 		Logger: natstest.BufferLogger(logs),
-		OnCycle: func(r producer.CycleReport) {
+		OnCycle: func(r manager.CycleReport) {
 			mu.Lock()
 			reports = append(reports, r)
 			mu.Unlock()
@@ -87,9 +88,9 @@ func TestManagerWarnsOnOverrun(t *testing.T) {
 }
 
 func TestManagerWithinIntervalDoesNotOverrun(t *testing.T) {
-	env, _ := setup(t, topology.Options{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
-	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	m, err := manager.New(env.JS, manager.Options{
 		Name: "fast", Queue: "q", Interval: time.Second, Source: fixedSource(3), Cycles: 3, Logger: env.Log,
 	})
 	require.NoError(t, err)
@@ -101,10 +102,10 @@ func TestManagerWithinIntervalDoesNotOverrun(t *testing.T) {
 }
 
 func TestSourceErrorIsRetriedNextCycle(t *testing.T) {
-	env, _ := setup(t, topology.Options{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
 	var calls atomic.Int64
-	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	m, err := manager.New(env.JS, manager.Options{
 		Name: "flaky", Queue: "q", Interval: 50 * time.Millisecond, Cycles: 3, Logger: env.Log,
 		Source: func(ctx context.Context) ([]producer.Item, error) {
 			switch calls.Add(1) {
@@ -125,7 +126,7 @@ func TestSourceErrorIsRetriedNextCycle(t *testing.T) {
 // Two managers of one name: only the leader runs cycles, so every cycle's
 // batch is enqueued once.
 func TestTwoManagersEnqueueEachCycleOnce(t *testing.T) {
-	env, _ := setup(t, topology.Options{LeaseTTL: time.Second}, "q")
+	env := setup(t, topology.Options{LeaseTTL: time.Second}, "q")
 	handled := &idSet{}
 	var dupes atomic.Int64
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error {
@@ -138,10 +139,10 @@ func TestTwoManagersEnqueueEachCycleOnce(t *testing.T) {
 	var mu sync.Mutex
 	batches := map[string]int{}
 	repeated := 0
-	mk := func() *producer.Manager {
-		m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	mk := func() *manager.Manager {
+		m, err := manager.New(env.JS, manager.Options{
 			Name: "twin", Queue: "q", Interval: 100 * time.Millisecond, Source: fixedSource(5), Logger: env.Log,
-			OnCycle: func(r producer.CycleReport) {
+			OnCycle: func(r manager.CycleReport) {
 				mu.Lock()
 				defer mu.Unlock()
 				batches[r.Batch]++
@@ -171,17 +172,17 @@ func TestTwoManagersEnqueueEachCycleOnce(t *testing.T) {
 // standby within two lease TTLs.
 func TestStandbyTakesOverWhenLeaderDies(t *testing.T) {
 	const ttl = 2 * time.Second
-	env, _ := setup(t, topology.Options{LeaseTTL: ttl}, "q")
+	env := setup(t, topology.Options{LeaseTTL: ttl}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(ctx context.Context, j *jetpool.Job) error { return nil })
 	leaderConn, leaderJS := natstest.Connect(t, env.Server.ClientURL())
-	leader, err := producer.NewManager(leaderJS, producer.ManagerConfig{
+	leader, err := manager.New(leaderJS, manager.Options{
 		Name: "ha", Queue: "q", Interval: 100 * time.Millisecond, Source: fixedSource(1), Logger: env.Log,
 	})
 	require.NoError(t, err)
 	runManager(t, leader)
 	natstest.Eventually(t, 10*time.Second, func() bool { return leader.Stats().Leader && leader.Stats().Cycles > 0 }, "first manager leads")
 
-	standby, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	standby, err := manager.New(env.JS, manager.Options{
 		Name: "ha", Queue: "q", Interval: 100 * time.Millisecond, Source: fixedSource(1), Logger: env.Log,
 	})
 	require.NoError(t, err)
@@ -202,7 +203,7 @@ func TestStandbyTakesOverWhenLeaderDies(t *testing.T) {
 // A job that went dead in one cycle comes back in the next through the
 // source, which offers every item not yet done.
 func TestDeadJobComesBackNextCycle(t *testing.T) {
-	env, _ := setup(t, topology.Options{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	done := &idSet{}
 	var failedOnce atomic.Bool
 	startPool(t, env, consumerCfg("q", 2), func(ctx context.Context, j *jetpool.Job) error {
@@ -215,7 +216,7 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var reports []*batch.Report
-	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	m, err := manager.New(env.JS, manager.Options{
 		Name: "retry", Queue: "q", Interval: 50 * time.Millisecond, Cycles: 2, Logger: env.Log,
 		Source: func(ctx context.Context) ([]producer.Item, error) {
 			var out []producer.Item
@@ -226,7 +227,7 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 			}
 			return out, nil
 		},
-		OnCycle: func(r producer.CycleReport) { mu.Lock(); reports = append(reports, r.Report); mu.Unlock() },
+		OnCycle: func(r manager.CycleReport) { mu.Lock(); reports = append(reports, r.Report); mu.Unlock() },
 	})
 	require.NoError(t, err)
 	require.NoError(t, m.Run(context.Background()))
@@ -240,19 +241,21 @@ func TestDeadJobComesBackNextCycle(t *testing.T) {
 	assert.Equal(t, 3, done.len())
 }
 
-func TestManagerConfigIsValidated(t *testing.T) {
+func TestManagerOptionsAreValidated(t *testing.T) {
 	t.Parallel()
-	env, _ := setup(t, topology.Options{})
+	env := setup(t, topology.Options{})
 	for _, tc := range []struct {
-		cfg  producer.ManagerConfig
+		cfg  manager.Options
 		want string
 	}{
-		{producer.ManagerConfig{Name: "a.b", Queue: "q", Interval: time.Second, Source: fixedSource(1)}, `"a.b"`},
-		{producer.ManagerConfig{Name: "m", Queue: "q*", Interval: time.Second, Source: fixedSource(1)}, `"q*"`},
-		{producer.ManagerConfig{Name: "m", Queue: "q", Interval: 0, Source: fixedSource(1)}, "interval 0s"},
-		{producer.ManagerConfig{Name: "m", Queue: "q", Interval: time.Second}, "no source"},
+		{manager.Options{Name: "a.b", Queue: "q", Interval: time.Second, Source: fixedSource(1)}, `"a.b"`},
+		{manager.Options{Name: "m", Queue: "q*", Interval: time.Second, Source: fixedSource(1)}, `"q*"`},
+		{manager.Options{Name: "m", Queue: "q", Interval: -time.Second, Source: fixedSource(1)}, "manager: Options.Interval is -1s"},
+		{manager.Options{Name: "m", Queue: "q", Interval: time.Second, Cycles: -1, Source: fixedSource(1)}, "manager: Options.Cycles is -1"},
+		{manager.Options{Name: "m", Queue: "q", Interval: time.Second, LeaseTTL: -time.Second, Source: fixedSource(1)}, "manager: Options.LeaseTTL is -1s"},
+		{manager.Options{Name: "m", Queue: "q", Interval: time.Second}, "Options.Source is nil"},
 	} {
-		_, err := producer.NewManager(env.JS, tc.cfg)
+		_, err := manager.New(env.JS, tc.cfg)
 		require.Error(t, err)
 		assert.True(t, strings.Contains(err.Error(), tc.want), "%v lacks %q", err, tc.want)
 	}
@@ -264,11 +267,11 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 	t.Parallel()
 	env := natstest.Start(t)
 	logs := &natstest.Buffer{}
-	reports := make(chan producer.CycleReport, 1)
-	m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	reports := make(chan manager.CycleReport, 1)
+	m, err := manager.New(env.JS, manager.Options{
 		Name: "late", Queue: "q", Interval: time.Second, Cycles: 1, Logger: natstest.BufferLogger(logs),
 		Source:  func(context.Context) ([]producer.Item, error) { return []producer.Item{{Payload: []byte("x")}}, nil },
-		OnCycle: func(r producer.CycleReport) { reports <- r },
+		OnCycle: func(r manager.CycleReport) { reports <- r },
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -293,9 +296,9 @@ func TestManagerWaitsForProvisioning(t *testing.T) {
 // why it does not run when the source gives others.
 func TestManagerReRunInsideTheInterval(t *testing.T) {
 	t.Parallel()
-	env, _ := setup(t, topology.Options{}, "q")
+	env := setup(t, topology.Options{}, "q")
 	startPool(t, env, consumerCfg("q", 4), func(context.Context, *jetpool.Job) error { return nil })
-	source := func(ids ...string) producer.Source {
+	source := func(ids ...string) manager.Source {
 		return func(context.Context) ([]producer.Item, error) {
 			out := make([]producer.Item, len(ids))
 			for i, id := range ids {
@@ -304,11 +307,11 @@ func TestManagerReRunInsideTheInterval(t *testing.T) {
 			return out, nil
 		}
 	}
-	runOnce := func(src producer.Source, logs *natstest.Buffer) producer.CycleReport {
-		var rep producer.CycleReport
-		m, err := producer.NewManager(env.JS, producer.ManagerConfig{
+	runOnce := func(src manager.Source, logs *natstest.Buffer) manager.CycleReport {
+		var rep manager.CycleReport
+		m, err := manager.New(env.JS, manager.Options{
 			Name: "daily", Queue: "q", Interval: 24 * time.Hour, Cycles: 1, Source: src, Logger: natstest.BufferLogger(logs),
-			OnCycle: func(r producer.CycleReport) { rep = r },
+			OnCycle: func(r manager.CycleReport) { rep = r },
 		})
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

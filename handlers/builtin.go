@@ -1,4 +1,4 @@
-package cli
+package handlers
 
 import (
 	"context"
@@ -12,8 +12,12 @@ import (
 	"github.com/jetpool/jetpool"
 )
 
-// builtinHandler parses --builtin: noop, sleep=DURATION or fail=PROBABILITY.
-func builtinHandler(spec, forward string) (jetpool.Handler, error) {
+// Builtin returns a handler for tests and benchmarks, named by spec:
+// "noop" completes each job at once, "sleep=DURATION" completes it after
+// DURATION (or fails when the job's context ends first), and
+// "fail=PROBABILITY" fails it, to be retried, with that probability. When
+// forward is set, each completed job's payload is forwarded to that queue.
+func Builtin(spec, forward string) (jetpool.Handler, error) {
 	name, arg, _ := strings.Cut(spec, "=")
 	var work func(ctx context.Context) error
 	switch name {
@@ -22,7 +26,7 @@ func builtinHandler(spec, forward string) (jetpool.Handler, error) {
 	case "sleep":
 		d, err := time.ParseDuration(arg)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("--builtin %q: sleep needs a duration, like sleep=100ms", spec)
+			return nil, fmt.Errorf("handlers: builtin %q: sleep needs a duration, like sleep=100ms", spec)
 		}
 		work = func(ctx context.Context) error {
 			t := time.NewTimer(d)
@@ -37,7 +41,7 @@ func builtinHandler(spec, forward string) (jetpool.Handler, error) {
 	case "fail":
 		p, err := strconv.ParseFloat(arg, 64)
 		if err != nil || p < 0 || p > 1 {
-			return nil, fmt.Errorf("--builtin %q: fail needs a probability between 0 and 1, like fail=0.1", spec)
+			return nil, fmt.Errorf("handlers: builtin %q: fail needs a probability between 0 and 1, like fail=0.1", spec)
 		}
 		work = func(context.Context) error {
 			if rand.Float64() < p {
@@ -46,7 +50,7 @@ func builtinHandler(spec, forward string) (jetpool.Handler, error) {
 			return nil
 		}
 	default:
-		return nil, fmt.Errorf("--builtin %q: use noop, sleep=DURATION or fail=PROBABILITY", spec)
+		return nil, fmt.Errorf("handlers: builtin %q: use noop, sleep=DURATION or fail=PROBABILITY", spec)
 	}
 	return jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
 		if err := work(ctx); err != nil {
