@@ -78,9 +78,9 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 		}
 		return nil
 	})
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "m", Concurrency: 1, MaxAttempts: 2, Logger: env.Log,
-		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
-		jetpool.Chain(h, m.Middleware("m")))
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "m", Concurrency: 1, MaxAttempts: 2, Logger: env.Log,
+		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}, Handler: jetpool.Chain(h, m.Middleware("m"))},
+	)
 	require.NoError(t, err)
 	m.WatchPool("m", pool.Stats)
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func consumerCfg(q string, c int) consumer.Config { return consumer.Config{Queue: q, Concurrency: c} }
+func consumerCfg(q string, c int) consumer.Options { return consumer.Options{Queue: q, Concurrency: c} }
 
 func items(prefix string, n int) []producer.Item {
 	out := make([]producer.Item, n)
