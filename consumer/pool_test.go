@@ -65,7 +65,7 @@ func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
 	mu.Lock()
 	assert.Equal(t, []int{1, 2, 3}, attempts)
 	mu.Unlock()
-	assert.Equal(t, uint64(2), p.Stats().Failed)
+	assert.Equal(t, uint64(2), p.Stats().Retried)
 	natstest.Eventually(t, 5*time.Second, func() bool { return streamMsgs(t, env.JS, names.WorkStream()) == 0 }, "acked job removed")
 }
 
@@ -119,7 +119,7 @@ func TestPanicCountsAsFailedAttempt(t *testing.T) {
 	natstest.Eventually(t, 10*time.Second, func() bool { return p.Stats().Completed == 1 }, "job completed after panic")
 	s := p.Stats()
 	assert.Equal(t, uint64(1), s.Panics)
-	assert.Equal(t, uint64(1), s.Failed)
+	assert.Equal(t, uint64(1), s.Retried)
 }
 
 func TestTimeoutCancelsHandler(t *testing.T) {

@@ -204,7 +204,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (err
 		return err
 	}
 	fmt.Fprintf(out, "\nparse: %d completed, %d retried, %d dead; store: %d completed; forwarded %d\n",
-		ps.Completed, ps.Failed, ps.Dead, ss.Completed, ps.Forwarded)
+		ps.Completed, ps.Retried, ps.Dead, ss.Completed, ps.Forwarded)
 	if total.Completed+total.Dead != total.Expected {
 		return exitWith(ExitFailure, fmt.Errorf("demo lost track of %d jobs", total.Expected-total.Completed-total.Dead))
 	}
