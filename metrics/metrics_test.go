@@ -93,7 +93,7 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 	for i := range 7 {
 		items = append(items, producer.Item{ID: "fine-" + strconv.Itoa(i)})
 	}
-	_, err = p.EnqueueBatch(ctx, "m", items, producer.WithBatchID("mb"))
+	_, err = p.EnqueueBatch(ctx, "m", items, producer.WithBatch("mb"))
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(ctx))
 	r, err := p.Wait(ctx, "mb")

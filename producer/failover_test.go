@@ -80,7 +80,7 @@ func TestEnqueueBatchSurvivesStreamLeaderLoss(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		_, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatchID("failover"))
+		_, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatch("failover"))
 		done <- err
 	}()
 	natstest.Eventually(t, 2*time.Minute, func() bool {
@@ -122,7 +122,7 @@ func TestWaitSurvivesLeaderLoss(t *testing.T) {
 		t.Run(which, func(t *testing.T) {
 			c, p := clusterSetup(t, "q")
 			const n = 3000
-			_, err := p.EnqueueBatch(context.Background(), "q", items("w", n), producer.WithBatchID("wait"))
+			_, err := p.EnqueueBatch(context.Background(), "q", items("w", n), producer.WithBatch("wait"))
 			require.NoError(t, err)
 
 			var mu sync.Mutex

@@ -68,7 +68,7 @@ func TestProducerWaitsForProvisioning(t *testing.T) {
 	}
 	enqueued := make(chan result, 1)
 	go func() {
-		b, err := p.EnqueueBatch(ctx, "q", numberedItems(50), producer.WithBatchID("early"))
+		b, err := p.EnqueueBatch(ctx, "q", numberedItems(50), producer.WithBatch("early"))
 		enqueued <- result{b, err}
 	}()
 

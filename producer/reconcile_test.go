@@ -66,7 +66,7 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 func TestReconcileFromAnotherClient(t *testing.T) {
 	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
-	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatchID("shared"))
+	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatch("shared"))
 	require.NoError(t, err)
 	require.Equal(t, 5, b.Enqueued)
 
@@ -104,7 +104,7 @@ func TestReconcileFromAnotherClient(t *testing.T) {
 // only a few JetStream API calls per second from it.
 func TestWaitPollingBacksOff(t *testing.T) {
 	env, p := setup(t, topology.Options{}, "idle")
-	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatchID("slow"))
+	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatch("slow"))
 	require.NoError(t, err)
 	before, err := env.JS.AccountInfo(context.Background())
 	require.NoError(t, err)

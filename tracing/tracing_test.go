@@ -49,7 +49,7 @@ func TestTraceFollowsAJobThroughAPipeline(t *testing.T) {
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)
 	sctx, root := tp.Tracer("test").Start(ctx, "enqueue")
-	_, err = p.EnqueueBatch(sctx, "one", []producer.Item{{ID: "j1", Payload: []byte("x")}}, producer.WithBatchID("traced"))
+	_, err = p.EnqueueBatch(sctx, "one", []producer.Item{{ID: "j1", Payload: []byte("x")}}, producer.WithBatch("traced"))
 	root.End()
 	require.NoError(t, err)
 	r, err := p.Wait(ctx, "traced")
