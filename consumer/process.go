@@ -19,7 +19,7 @@ const finalTimeout = 10 * time.Second
 
 // ErrMaxAttempts is the dead-letter reason of a job delivered more often than
 // the pool's MaxAttempts without completing.
-var ErrMaxAttempts = errors.New("consumer: max attempts exceeded")
+var ErrMaxAttempts = errors.New("max attempts exceeded")
 
 // PanicError is the failure of a handler that panicked.
 type PanicError struct {
