@@ -15,6 +15,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -28,7 +29,7 @@ var ErrBatchNotFound = manifest.ErrNotFound
 
 // ErrTakenOver is returned by an enqueue of a batch whose manifest another
 // enqueue of the same batch claimed meanwhile; the other one carries on.
-var ErrTakenOver = errors.New("batch taken over by another enqueue")
+var ErrTakenOver = errors.New("batch: batch taken over by another enqueue")
 
 // Defaults for [Options].
 const (
@@ -69,10 +70,16 @@ func New(js jetstream.JetStream, opts Options) (*Client, error) {
 	if js == nil {
 		return nil, errors.New("batch: nil JetStream")
 	}
-	if opts.Timeout <= 0 {
+	switch {
+	case opts.Timeout < 0:
+		return nil, fmt.Errorf("batch: Timeout %s must not be negative", opts.Timeout)
+	case opts.RequestTimeout < 0:
+		return nil, fmt.Errorf("batch: RequestTimeout %s must not be negative", opts.RequestTimeout)
+	}
+	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.RequestTimeout <= 0 {
+	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.Logger == nil {

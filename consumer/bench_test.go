@@ -162,11 +162,10 @@ func rawConsumer(b *testing.B, e *benchEnv, onJob func([]byte)) func() {
 // no-op handler.
 func poolConsumer(concurrency int) consumerUnderTest {
 	return func(b *testing.B, e *benchEnv, onJob func([]byte)) func() {
-		p, err := consumer.New(e.JS, consumer.Config{Queue: benchQueue, Concurrency: concurrency, Logger: slog.New(slog.DiscardHandler)},
-			jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
-				onJob(j.Payload)
-				return nil
-			}))
+		p, err := consumer.New(e.JS, consumer.Options{Queue: benchQueue, Concurrency: concurrency, Logger: slog.New(slog.DiscardHandler), Handler: jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
+			onJob(j.Payload)
+			return nil
+		})})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -367,8 +366,7 @@ func TestWorkerProcess(t *testing.T) {
 	require.NoError(t, err)
 	_, js := natstest.Connect(t, url)
 	cd := newCountdown(jobs)
-	p, err := consumer.New(js, consumer.Config{Queue: benchQueue, Concurrency: 256, Logger: slog.New(slog.DiscardHandler)},
-		jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { cd.tick(); return nil }))
+	p, err := consumer.New(js, consumer.Options{Queue: benchQueue, Concurrency: 256, Logger: slog.New(slog.DiscardHandler), Handler: jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { cd.tick(); return nil })})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background()))
 	select {

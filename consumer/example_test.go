@@ -40,17 +40,15 @@ func ExamplePool() {
 		log.Fatal(err)
 	}
 
-	resize, _ := consumer.New(js, consumer.Config{Queue: "resize", Concurrency: 2, Logger: quiet},
-		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
-			_, err := job.Forward(ctx, "publish", append(job.Payload, "@2x"...), nil)
-			return err // nil acks the job; an error retries it with backoff
-		}))
+	resize, _ := consumer.New(js, consumer.Options{Queue: "resize", Concurrency: 2, Logger: quiet, Handler: jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
+		_, err := job.Forward(ctx, "publish", append(job.Payload, "@2x"...), nil)
+		return err // nil acks the job; an error retries it with backoff
+	})})
 	published := make(chan string, 1)
-	publish, _ := consumer.New(js, consumer.Config{Queue: "publish", Logger: quiet},
-		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
-			published <- string(job.Payload)
-			return nil
-		}))
+	publish, _ := consumer.New(js, consumer.Options{Queue: "publish", Logger: quiet, Handler: jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
+		published <- string(job.Payload)
+		return nil
+	})})
 	for _, p := range []*consumer.Pool{resize, publish} {
 		if err := p.Start(ctx); err != nil {
 			log.Fatal(err)

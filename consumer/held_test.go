@@ -121,11 +121,11 @@ func TestJobsLongerThanAckWaitNeverRunTwiceAtOnce(t *testing.T) {
 	log := newRunLog()
 	// After the warm-up, the first pool holds every job at once: 8 run, 16
 	// wait 5s or 10s.
-	startPool(t, env, consumer.Config{Queue: "q", Concurrency: concurrency, Prefetch: 64}, log.handler("first", 5*time.Second))
+	startPool(t, env, consumer.Options{Queue: "q", Concurrency: concurrency, Prefetch: 64}, log.handler("first", 5*time.Second))
 	held := waitHeld(t, env, jobs)
 	require.Greater(t, held, concurrency, "jobs wait in the first pool: %s", consumerState(t, env))
 	// The second pool would take any job the server redelivers.
-	startPool(t, env, consumer.Config{Queue: "q", Concurrency: concurrency}, log.handler("second", 5*time.Second))
+	startPool(t, env, consumer.Options{Queue: "q", Concurrency: concurrency}, log.handler("second", 5*time.Second))
 	natstest.Eventually(t, 40*time.Second, func() bool { return streamMsgs(t, env.JS, names.WorkStream()) == 0 }, "work stream empty")
 	log.check(t, ids)
 }
@@ -143,7 +143,7 @@ func TestStalledPullsUnderLoadLoseAndRepeatNothing(t *testing.T) {
 	// Each pool holds 4 running and up to 64 waiting jobs: a waiting job
 	// waits up to 64/4 × 100ms ≈ 1.6s, longer than AckWait.
 	for _, name := range []string{"first", "second"} {
-		startPool(t, env, consumer.Config{Queue: "q", Concurrency: 4, Prefetch: 64}, log.handler(name, 100*time.Millisecond))
+		startPool(t, env, consumer.Options{Queue: "q", Concurrency: 4, Prefetch: 64}, log.handler(name, 100*time.Millisecond))
 	}
 	natstest.Eventually(t, 60*time.Second, func() bool { return log.finished() == jobs }, "every job ran: %s", func() any { return consumerState(t, env) }())
 	natstest.Eventually(t, 10*time.Second, func() bool { return streamMsgs(t, env.JS, names.WorkStream()) == 0 }, "work stream empty")
@@ -161,16 +161,15 @@ func TestStopReturnsHeldJobsToAnotherPool(t *testing.T) {
 	log := newRunLog()
 	finish := make(chan struct{})
 	var started, warmed atomic.Int64
-	first, err := consumer.New(env.JS, consumer.Config{Queue: "q", Concurrency: concurrency, Prefetch: prefetch, Logger: env.Log},
-		jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
-			if j.Batch == warmBatch {
-				warmed.Add(1)
-				return nil
-			}
-			started.Add(1)
-			<-finish // ignores ctx: the grace must let it finish
-			return log.handler("first", 0).Handle(ctx, j)
-		}))
+	first, err := consumer.New(env.JS, consumer.Options{Queue: "q", Concurrency: concurrency, Prefetch: prefetch, Logger: env.Log, Handler: jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+		if j.Batch == warmBatch {
+			warmed.Add(1)
+			return nil
+		}
+		started.Add(1)
+		<-finish // ignores ctx: the grace must let it finish
+		return log.handler("first", 0).Handle(ctx, j)
+	})})
 	require.NoError(t, err)
 	require.NoError(t, first.Start(context.Background()))
 	natstest.Eventually(t, 10*time.Second, func() bool { return started.Load() == concurrency }, "the first pool runs %d jobs", concurrency)
@@ -186,7 +185,7 @@ func TestStopReturnsHeldJobsToAnotherPool(t *testing.T) {
 	// The held jobs go back at once, while the running ones still run: a
 	// second pool gets them well before the 30s AckWait would bring them.
 	natstest.Eventually(t, 5*time.Second, func() bool { return first.Stats().Released >= uint64(held-concurrency) }, "held jobs returned: %s", func() any { return consumerState(t, env) }())
-	startPool(t, env, consumer.Config{Queue: "q", Concurrency: 4}, log.handler("second", 0))
+	startPool(t, env, consumer.Options{Queue: "q", Concurrency: 4}, log.handler("second", 0))
 	natstest.Eventually(t, 10*time.Second, func() bool { return log.finished() == jobs-concurrency }, "the second pool runs the returned and the remaining jobs")
 	select {
 	case err := <-stopped:

@@ -47,12 +47,13 @@ func publishN(t *testing.T, js jetstream.JetStream, queue, batch string, n int) 
 
 // startPool starts a pool that is stopped, and checked to stop, at the
 // test's end.
-func startPool(t *testing.T, env *natstest.Env, cfg consumer.Config, h jetpool.Handler) *consumer.Pool {
+func startPool(t *testing.T, env *natstest.Env, cfg consumer.Options, h jetpool.Handler) *consumer.Pool {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = env.Log
 	}
-	p, err := consumer.New(env.JS, cfg, h)
+	cfg.Handler = h
+	p, err := consumer.New(env.JS, cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

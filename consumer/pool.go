@@ -22,7 +22,7 @@ var ErrStarted = errors.New("consumer: pool already started")
 // adds workers.
 type Pool struct {
 	js      jetstream.JetStream
-	cfg     Config
+	cfg     Options
 	handler jetpool.Handler
 	log     *slog.Logger
 	stats   counters
@@ -61,12 +61,12 @@ type Pool struct {
 }
 
 // New checks cfg and returns a pool that is not yet running.
-func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
+func New(js jetstream.JetStream, cfg Options) (*Pool, error) {
 	if js == nil {
 		return nil, errors.New("consumer: nil JetStream")
 	}
-	if h == nil {
-		return nil, errors.New("consumer: nil handler")
+	if cfg.Handler == nil {
+		return nil, errors.New("consumer: nil Handler")
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -76,7 +76,7 @@ func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
 	p := &Pool{
 		js:         js,
 		cfg:        cfg,
-		handler:    h,
+		handler:    cfg.Handler,
 		log:        cfg.Logger.With("queue", cfg.Queue),
 		slots:      newSlots(cfg.Concurrency, cfg.Prefetch),
 		jobs:       make([]slot, size),
@@ -92,7 +92,7 @@ func New(js jetstream.JetStream, cfg Config, h jetpool.Handler) (*Pool, error) {
 }
 
 // Start waits for the work and dead-letter streams (or, with
-// Config.Provision, creates what is missing), creates the queue's consumer if
+// Options.Provision, creates what is missing), creates the queue's consumer if
 // needed and begins pulling jobs. While the streams are missing or JetStream
 // is unavailable it logs a warning and retries until ctx ends. ctx bounds the
 // setup only; stop the pool with [Pool.Stop].

@@ -27,7 +27,7 @@ func TestConcurrencyNeverExceedsLimit(t *testing.T) {
 	const jobs, limit = 40, 3
 	publishN(t, env.JS, "q", "b1", jobs)
 	var running, peak, done atomic.Int64
-	startPool(t, env, consumer.Config{Queue: "q", Concurrency: limit}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	startPool(t, env, consumer.Options{Queue: "q", Concurrency: limit}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		n := running.Add(1)
 		for {
 			p := peak.Load()
@@ -52,7 +52,7 @@ func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
 	publish(t, env.JS, "q", "b1", "flaky", []byte("x"))
 	var mu sync.Mutex
 	var attempts []int
-	p := startPool(t, env, consumer.Config{Queue: "q", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		mu.Lock()
 		attempts = append(attempts, j.Attempt)
 		mu.Unlock()
@@ -65,7 +65,7 @@ func TestJobFailingTwiceIsAckedOnAttemptThree(t *testing.T) {
 	mu.Lock()
 	assert.Equal(t, []int{1, 2, 3}, attempts)
 	mu.Unlock()
-	assert.Equal(t, uint64(2), p.Stats().Failed)
+	assert.Equal(t, uint64(2), p.Stats().Retried)
 	natstest.Eventually(t, 5*time.Second, func() bool { return streamMsgs(t, env.JS, names.WorkStream()) == 0 }, "acked job removed")
 }
 
@@ -74,7 +74,7 @@ func TestPoisonJobIsDeadLetteredAfterMaxAttempts(t *testing.T) {
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "poison", []byte("bad payload"))
 	var calls atomic.Int64
-	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 3, Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", MaxAttempts: 3, Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		calls.Add(1)
 		return errors.New("cannot parse")
 	}))
@@ -95,7 +95,7 @@ func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "perm", []byte("x"))
 	var calls atomic.Int64
-	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 5, Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", MaxAttempts: 5, Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		calls.Add(1)
 		return jetpool.Permanent(errors.New("unsupported format"))
 	}))
@@ -110,7 +110,7 @@ func TestPanicCountsAsFailedAttempt(t *testing.T) {
 	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "panicky", []byte("x"))
-	p := startPool(t, env, consumer.Config{Queue: "q", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		if j.Attempt == 1 {
 			panic("boom")
 		}
@@ -119,14 +119,14 @@ func TestPanicCountsAsFailedAttempt(t *testing.T) {
 	natstest.Eventually(t, 10*time.Second, func() bool { return p.Stats().Completed == 1 }, "job completed after panic")
 	s := p.Stats()
 	assert.Equal(t, uint64(1), s.Panics)
-	assert.Equal(t, uint64(1), s.Failed)
+	assert.Equal(t, uint64(1), s.Retried)
 }
 
 func TestTimeoutCancelsHandler(t *testing.T) {
 	t.Parallel()
 	env := setup(t, topology.Options{}, "q")
 	publish(t, env.JS, "q", "b1", "slow", []byte("x"))
-	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 1, Timeout: 100 * time.Millisecond}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", MaxAttempts: 1, Timeout: 100 * time.Millisecond}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}))
@@ -140,7 +140,7 @@ func TestLongJobUnderShortAckWaitIsDeliveredOnce(t *testing.T) {
 	env := setup(t, topology.Options{AckWait: time.Second}, "q")
 	publish(t, env.JS, "q", "b1", "long", []byte("x"))
 	var deliveries atomic.Int64
-	p := startPool(t, env, consumer.Config{Queue: "q", Concurrency: 2}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", Concurrency: 2}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		deliveries.Add(1)
 		select {
 		case <-time.After(3 * time.Second):
@@ -176,7 +176,7 @@ func TestCrashedWorkersJobComesBackWithinAckWait(t *testing.T) {
 	abandon(t, env.JS, "q")
 	abandoned := time.Now()
 	var attempt atomic.Int64
-	p := startPool(t, env, consumer.Config{Queue: "q"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		attempt.Store(int64(j.Attempt))
 		return nil
 	}))
@@ -191,7 +191,7 @@ func TestDeliveryPastMaxAttemptsIsDeadWithoutRunning(t *testing.T) {
 	publish(t, env.JS, "q", "b1", "died-last", []byte("x"))
 	abandon(t, env.JS, "q") // the worker died during attempt 1 of 1
 	var calls atomic.Int64
-	p := startPool(t, env, consumer.Config{Queue: "q", MaxAttempts: 1}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	p := startPool(t, env, consumer.Options{Queue: "q", MaxAttempts: 1}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		calls.Add(1)
 		return nil
 	}))
@@ -218,7 +218,7 @@ func TestStoppingUnderLoadLosesNothing(t *testing.T) {
 	})
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
 
-	first, err := consumer.New(env.JS, consumer.Config{Queue: "q", Concurrency: 8, Logger: env.Log}, handler)
+	first, err := consumer.New(env.JS, consumer.Options{Queue: "q", Concurrency: 8, Logger: env.Log, Handler: handler})
 	require.NoError(t, err)
 	require.NoError(t, first.Start(context.Background()))
 	natstest.Eventually(t, 10*time.Second, func() bool { return count() >= 50 }, "first pool under way")
@@ -228,7 +228,7 @@ func TestStoppingUnderLoadLosesNothing(t *testing.T) {
 	stoppedAt := count()
 	require.Less(t, stoppedAt, jobs, "the first pool should stop before finishing")
 
-	startPool(t, env, consumer.Config{Queue: "q", Concurrency: 8}, handler)
+	startPool(t, env, consumer.Options{Queue: "q", Concurrency: 8}, handler)
 	natstest.Eventually(t, 20*time.Second, func() bool { return count() == jobs }, "second pool finishes every remaining job")
 	mu.Lock()
 	defer mu.Unlock()
@@ -246,7 +246,7 @@ func TestRedeliveredJobForwardsOnce(t *testing.T) {
 	in.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	_, err := env.JS.PublishMsg(context.Background(), in, jetstream.WithMsgID("src"))
 	require.NoError(t, err)
-	startPool(t, env, consumer.Config{Queue: "stage1", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	startPool(t, env, consumer.Options{Queue: "stage1", Backoff: fastBackoff}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		if _, err := j.Forward(ctx, "stage2", []byte("out"), nil); err != nil {
 			return err
 		}
@@ -257,7 +257,7 @@ func TestRedeliveredJobForwardsOnce(t *testing.T) {
 	}))
 	var mu sync.Mutex
 	var got []*jetpool.Job
-	startPool(t, env, consumer.Config{Queue: "stage2"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	startPool(t, env, consumer.Options{Queue: "stage2"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		mu.Lock()
 		got = append(got, j)
 		mu.Unlock()
@@ -279,7 +279,7 @@ func TestRedeliveredJobForwardsOnce(t *testing.T) {
 func TestPoolResumesAfterBrokerRestart(t *testing.T) {
 	env := setup(t, topology.Options{AckWait: 2 * time.Second}, "q")
 	var done atomic.Int64
-	startPool(t, env, consumer.Config{Queue: "q"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	startPool(t, env, consumer.Options{Queue: "q"}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		done.Add(1)
 		return nil
 	}))
@@ -293,21 +293,22 @@ func TestPoolResumesAfterBrokerRestart(t *testing.T) {
 	natstest.Eventually(t, 30*time.Second, func() bool { return done.Load() == 10 }, "jobs after restart processed")
 }
 
-func TestConfigIsValidated(t *testing.T) {
+func TestOptionsAreValidated(t *testing.T) {
 	t.Parallel()
 	env := natstest.Start(t)
 	h := jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil })
 	for _, tc := range []struct {
-		cfg  consumer.Config
+		cfg  consumer.Options
 		want string
 	}{
-		{consumer.Config{Queue: "a.b"}, `queue "a.b"`},
-		{consumer.Config{Queue: ""}, "queue is empty"},
-		{consumer.Config{Queue: "q", Concurrency: -1}, "concurrency -1"},
-		{consumer.Config{Queue: "q", MaxAttempts: -2}, "max attempts -2"},
-		{consumer.Config{Queue: "q", Backoff: consumer.Backoff{Initial: time.Second, Max: time.Millisecond}}, "backoff max 1ms"},
+		{consumer.Options{Queue: "a.b"}, `queue "a.b"`},
+		{consumer.Options{Queue: ""}, "queue is empty"},
+		{consumer.Options{Queue: "q", Concurrency: -1}, "concurrency -1"},
+		{consumer.Options{Queue: "q", MaxAttempts: -2}, "max attempts -2"},
+		{consumer.Options{Queue: "q", Backoff: consumer.Backoff{Initial: time.Second, Max: time.Millisecond}}, "backoff max 1ms"},
 	} {
-		_, err := consumer.New(env.JS, tc.cfg, h)
+		tc.cfg.Handler = h
+		_, err := consumer.New(env.JS, tc.cfg)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), tc.want)
 	}
@@ -334,7 +335,7 @@ func TestUnackedJobsStayWithinConcurrencyPlusPrefetch(t *testing.T) {
 	const concurrency, prefetch = 3, 2
 	release := make(chan struct{})
 	var running, done atomic.Int64
-	startPool(t, env, consumer.Config{Queue: "q", Concurrency: concurrency, Prefetch: prefetch}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	startPool(t, env, consumer.Options{Queue: "q", Concurrency: concurrency, Prefetch: prefetch}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		running.Add(1)
 		select {
 		case <-release:
@@ -370,12 +371,11 @@ func TestStopReportsHandlersIgnoringContext(t *testing.T) {
 	publish(t, env.JS, "q", "b1", "stubborn", nil)
 	release := make(chan struct{})
 	var started atomic.Bool
-	p, err := consumer.New(env.JS, consumer.Config{Queue: "q", ShutdownGrace: 50 * time.Millisecond, Logger: env.Log},
-		jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
-			started.Store(true)
-			<-release
-			return nil
-		}))
+	p, err := consumer.New(env.JS, consumer.Options{Queue: "q", ShutdownGrace: 50 * time.Millisecond, Logger: env.Log, Handler: jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+		started.Store(true)
+		<-release
+		return nil
+	})})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background()))
 	natstest.Eventually(t, 10*time.Second, started.Load, "job started")

@@ -137,7 +137,7 @@ func (p *Pool) retry(h held, job *jetpool.Job, err error) outcome {
 	if errors.As(err, &ra) {
 		delay = ra.Delay
 	}
-	p.stats.failed.Add(1)
+	p.stats.retried.Add(1)
 	if nerr := p.settle(h, nakWithDelay(delay)); nerr != nil {
 		p.stats.ackErrors.Add(1)
 		p.logJob(job, slog.LevelError, "nak of failed job failed; it will be redelivered after AckWait", "error", nerr)

@@ -61,7 +61,7 @@ func TestPoolWaitsForProvisioning(t *testing.T) {
 	asked := natstest.Requests(t, env.Conn, "$JS.API.STREAM.INFO.JETPOOL_JOBS")
 	var logs natstest.Buffer
 	h := &countingHandler{}
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, h)
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "q", Logger: slog.New(slog.NewTextHandler(&logs, nil)), Handler: h})
 	require.NoError(t, err)
 	started := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -111,7 +111,7 @@ func TestPoolCreatesItsConsumerOnProvisionedStreams(t *testing.T) {
 	t.Parallel()
 	env := setup(t, topology.Options{})
 	h := &countingHandler{}
-	startPool(t, env, consumer.Config{Queue: "q", AckWait: 4 * time.Second}, h)
+	startPool(t, env, consumer.Options{Queue: "q", AckWait: 4 * time.Second}, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cons, err := env.JS.Consumer(ctx, names.WorkStream(), "q")
@@ -126,7 +126,7 @@ func TestPoolWithProvisionCreatesTopology(t *testing.T) {
 	t.Parallel()
 	env := natstest.Start(t)
 	h := &countingHandler{}
-	startPool(t, env, consumer.Config{Queue: "q", Provision: true}, h)
+	startPool(t, env, consumer.Options{Queue: "q", Provision: true}, h)
 	assert.ElementsMatch(t, []string{names.WorkStream(), names.DeadStream(), "KV_" + names.BatchBucket(), "KV_" + names.LeaseBucket(), "KV_" + names.WorkerBucket(), "KV_" + names.ReturnBucket()}, streamNames(t, env.JS))
 	ids := publishN(t, env.JS, "q", "b1", 10)
 	natstest.Eventually(t, 10*time.Second, func() bool { return h.count() == len(ids) }, "every job ran")
@@ -136,7 +136,7 @@ func TestPoolWithProvisionCreatesTopology(t *testing.T) {
 func TestPoolStartGivesUpNamingWhatIsMissing(t *testing.T) {
 	t.Parallel()
 	env := natstest.Start(t)
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: env.Log}, &countingHandler{})
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "q", Logger: env.Log, Handler: &countingHandler{}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

@@ -16,7 +16,7 @@ const (
 	// pullRetry is the pause before pulling again after a pull failed.
 	pullRetry = time.Second
 	// prefetchHorizon is how far ahead the pool pulls: about as many jobs
-	// as its workers finish in this time wait for them (see Config.Prefetch).
+	// as its workers finish in this time wait for them (see Options.Prefetch).
 	prefetchHorizon = 10 * time.Millisecond
 )
 

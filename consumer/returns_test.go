@@ -31,7 +31,7 @@ func TestStopDoesNotChargeReturnedJobsAnAttempt(t *testing.T) {
 
 	var mu sync.Mutex
 	attempts := map[string]int{}
-	third := startPool(t, env, consumer.Config{Queue: "q", Concurrency: 4, MaxAttempts: 1},
+	third := startPool(t, env, consumer.Options{Queue: "q", Concurrency: 4, MaxAttempts: 1},
 		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
 			if j.Batch == warmBatch {
 				return nil
@@ -77,16 +77,15 @@ func holdAndStop(t *testing.T, env *natstest.Env, concurrency, prefetch, want in
 	before := delivered(t, env)
 	finish := make(chan struct{})
 	var ran, warm atomic.Int64
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Concurrency: concurrency, Prefetch: prefetch, MaxAttempts: 1, Logger: env.Log},
-		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
-			if j.Batch == warmBatch {
-				warm.Add(1)
-				return nil
-			}
-			ran.Add(1)
-			<-finish
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "q", Concurrency: concurrency, Prefetch: prefetch, MaxAttempts: 1, Logger: env.Log, Handler: jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
+		if j.Batch == warmBatch {
+			warm.Add(1)
 			return nil
-		}))
+		}
+		ran.Add(1)
+		<-finish
+		return nil
+	})})
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(context.Background()))
 	natstest.Eventually(t, 10*time.Second, func() bool { return ran.Load() == int64(concurrency) }, "the pool runs %d jobs", concurrency)

@@ -30,7 +30,7 @@ func TestAPIStatusBatchesAndJobs(t *testing.T) {
 	p, err := producer.New(s.env.JS, producer.Options{Logger: s.env.Log})
 	require.NoError(t, err)
 	for i := range 3 {
-		_, err := p.EnqueueBatch(ctx, "q", []producer.Item{{ID: fmt.Sprintf("b%d-1", i)}, {ID: fmt.Sprintf("b%d-2", i)}}, producer.WithBatchID(fmt.Sprintf("b%d", i)))
+		_, err := p.EnqueueBatch(ctx, "q", []producer.Item{{ID: fmt.Sprintf("b%d-1", i)}, {ID: fmt.Sprintf("b%d-2", i)}}, producer.WithBatch(fmt.Sprintf("b%d", i)))
 		require.NoError(t, err)
 	}
 
@@ -80,7 +80,7 @@ func TestDeadLettersPagesRetryPurgeAndCSRF(t *testing.T) {
 	poisonPool(t, s.env, &healed)
 	p, err := producer.New(s.env.JS, producer.Options{Logger: s.env.Log})
 	require.NoError(t, err)
-	b, err := p.EnqueueBatch(ctx, "q", []producer.Item{{ID: "d1", Payload: []byte("one")}, {ID: "d2"}, {ID: "d3"}}, producer.WithBatchID("dead"))
+	b, err := p.EnqueueBatch(ctx, "q", []producer.Item{{ID: "d1", Payload: []byte("one")}, {ID: "d2"}, {ID: "d3"}}, producer.WithBatch("dead"))
 	require.NoError(t, err)
 	_, err = b.Wait(ctx)
 	require.NoError(t, err)

@@ -77,12 +77,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		{ID: "web-1", Payload: []byte(`{"url":"https://example.com/a"}`)},
 		{ID: "web-2", Payload: []byte(`{"url":"https://example.com/b"}`)},
 		{ID: "web-3", Payload: []byte(`{"url":"https://example.com/c"}`)},
-	}, producer.WithBatchID("web"))
+	}, producer.WithBatch("web"))
 	require.NoError(t, err)
 	_, err = b.Wait(ctx)
 	require.NoError(t, err)
 	healed.Store(true)
-	_, err = p.EnqueueBatch(ctx, "q", []producer.Item{{ID: "ok-1"}, {ID: "ok-2"}}, producer.WithBatchID("ok"))
+	_, err = p.EnqueueBatch(ctx, "q", []producer.Item{{ID: "ok-1"}, {ID: "ok-2"}}, producer.WithBatch("ok"))
 	require.NoError(t, err)
 
 	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
@@ -156,7 +156,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	natstest.Eventually(t, 10*time.Second, func() bool { return cell("q", "dead") == "2" }, "the page shows 2 dead without a reload")
 
 	// Jobs enqueued now appear without a reload.
-	_, err = p.EnqueueBatch(ctx, "idle", []producer.Item{{ID: "later-1"}, {ID: "later-2"}}, producer.WithBatchID("later"))
+	_, err = p.EnqueueBatch(ctx, "idle", []producer.Item{{ID: "later-1"}, {ID: "later-2"}}, producer.WithBatch("later"))
 	require.NoError(t, err)
 	natstest.Eventually(t, 10*time.Second, func() bool { return cell("idle", "pending") == "2" }, "a new queue appears")
 	assert.Equal(t, "yes", eval(`window.loadedOnce || "reloaded"`), "the page was not reloaded")

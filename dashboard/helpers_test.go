@@ -101,12 +101,12 @@ func (s *site) csrf(t *testing.T) string {
 func poisonPool(t *testing.T, env *natstest.Env, healed *atomic.Bool) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: env.Log}, jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error {
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "q", Logger: env.Log, Handler: jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error {
 		if !healed.Load() {
 			return jetpool.Permanent(errors.New("poisoned payload"))
 		}
 		return nil
-	}))
+	})})
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(ctx))
 	t.Cleanup(func() {

@@ -16,7 +16,7 @@ import (
 )
 
 // ErrNotFound is returned for a job that has no dead letter in the queue.
-var ErrNotFound = errors.New("dead letter not found")
+var ErrNotFound = errors.New("dlq: dead letter not found")
 
 // Letter is one dead job.
 type Letter struct {

@@ -30,12 +30,12 @@ func TestListRetryPurge(t *testing.T) {
 	require.NoError(t, err)
 
 	var healed atomic.Bool
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: env.Log}, jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "q", Logger: env.Log, Handler: jetpool.HandlerFunc(func(ctx context.Context, j *jetpool.Job) error {
 		if j.ID != "ok" && !healed.Load() {
 			return jetpool.Permanent(errors.New("poison " + j.ID))
 		}
 		return nil
-	}))
+	})})
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(ctx))
 	defer func() { require.NoError(t, pool.Stop(ctx)) }()

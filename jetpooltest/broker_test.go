@@ -66,7 +66,7 @@ func TestWorkRunsABatchToDone(t *testing.T) {
 	for i := range items {
 		items[i] = producer.Item{ID: fmt.Sprintf("img-%d", i), Payload: fmt.Appendf(nil, "%d", i)}
 	}
-	b, err := p.EnqueueBatch(context.Background(), "images", items, producer.WithBatchID("b1"))
+	b, err := p.EnqueueBatch(context.Background(), "images", items, producer.WithBatch("b1"))
 	require.NoError(t, err)
 
 	var mu sync.Mutex

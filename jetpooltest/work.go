@@ -89,8 +89,8 @@ func newPool(tb testing.TB, js jetstream.JetStream, queue string, h jetpool.Hand
 	if opts.Backoff == (consumer.Backoff{}) {
 		opts.Backoff = consumer.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
 	}
-	pool, err := consumer.New(js, consumer.Config{Queue: queue, Concurrency: opts.Concurrency,
-		MaxAttempts: opts.MaxAttempts, Backoff: opts.Backoff, Logger: log}, h)
+	pool, err := consumer.New(js, consumer.Options{Queue: queue, Concurrency: opts.Concurrency,
+		MaxAttempts: opts.MaxAttempts, Backoff: opts.Backoff, Logger: log, Handler: h})
 	if err != nil {
 		tb.Fatalf("jetpooltest: new pool on queue %s: %v", queue, err)
 	}

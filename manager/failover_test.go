@@ -36,12 +36,12 @@ func clusterWorkers(t *testing.T, c *natstest.Cluster, queue string) *idSet {
 	t.Helper()
 	_, js := natstest.Connect(t, c.URL())
 	seen := &idSet{}
-	pool, err := consumer.New(js, consumer.Config{Queue: queue, Concurrency: 32, Logger: c.Log,
-		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}},
-		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
+	pool, err := consumer.New(js, consumer.Options{Queue: queue, Concurrency: 32, Logger: c.Log,
+		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		Handler: jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
 			seen.add(j.ID)
 			return nil
-		}))
+		})})
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(context.Background()))
 	t.Cleanup(func() {

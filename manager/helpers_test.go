@@ -23,14 +23,15 @@ func setup(t testing.TB, opts topology.Options, queues ...string) *natstest.Env 
 	return env
 }
 
-func consumerCfg(q string, c int) consumer.Config { return consumer.Config{Queue: q, Concurrency: c} }
+func consumerCfg(q string, c int) consumer.Options { return consumer.Options{Queue: q, Concurrency: c} }
 
 // startPool runs a worker pool for the test's lifetime.
-func startPool(t *testing.T, env *natstest.Env, cfg consumer.Config, h jetpool.HandlerFunc) *consumer.Pool {
+func startPool(t *testing.T, env *natstest.Env, cfg consumer.Options, h jetpool.HandlerFunc) *consumer.Pool {
 	t.Helper()
 	cfg.Logger = env.Log
 	cfg.Backoff = consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
-	pool, err := consumer.New(env.JS, cfg, h)
+	cfg.Handler = h
+	pool, err := consumer.New(env.JS, cfg)
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(context.Background()))
 	t.Cleanup(func() {

@@ -309,7 +309,7 @@ func (m *Manager) enqueue(ctx context.Context, slot int64, batch string, items [
 	ctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	for n := 0; ; n++ {
-		_, err := m.p.EnqueueBatch(ctx, m.cfg.Queue, items, producer.WithBatchID(batch))
+		_, err := m.p.EnqueueBatch(ctx, m.cfg.Queue, items, producer.WithBatch(batch))
 		var pe *producer.PartialError
 		if err == nil || !errors.As(err, &pe) && !retry.Transient(err) || ctx.Err() != nil {
 			return err

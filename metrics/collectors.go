@@ -12,10 +12,10 @@ var (
 	retriedDesc   = prometheus.NewDesc("jetpool_jobs_retried_total", "Failed attempts that were scheduled for another try.", []string{"queue"}, nil)
 	failedDesc    = prometheus.NewDesc("jetpool_jobs_failed_total", "Failed attempts, retried or dead-lettered.", []string{"queue"}, nil)
 	deadDesc      = prometheus.NewDesc("jetpool_jobs_dead_total", "Jobs moved to the dead-letter stream.", []string{"queue"}, nil)
-	panicsDesc    = prometheus.NewDesc("jetpool_handler_panics_total", "Handler panics, each also counted as a failed attempt.", []string{"queue"}, nil)
+	panicsDesc    = prometheus.NewDesc("jetpool_handler_panics_total", "Handler panics, each also counted as a retried or dead job.", []string{"queue"}, nil)
 	releasedDesc  = prometheus.NewDesc("jetpool_jobs_released_total", "Jobs returned to the queue unstarted at shutdown.", []string{"queue"}, nil)
 	forwardedDesc = prometheus.NewDesc("jetpool_jobs_forwarded_total", "Jobs forwarded to another queue.", []string{"queue"}, nil)
-	ackErrDesc    = prometheus.NewDesc("jetpool_ack_errors_total", "Acks, naks, terms and heartbeats the server did not take.", []string{"queue"}, nil)
+	ackErrDesc    = prometheus.NewDesc("jetpool_ack_errors_total", "Acks, naks, terms and dead-letter writes the server did not take.", []string{"queue"}, nil)
 
 	enqueuedDesc  = prometheus.NewDesc("jetpool_enqueued_jobs_total", "Jobs JetStream stored for this producer.", nil, nil)
 	repeatedDesc  = prometheus.NewDesc("jetpool_enqueue_repeated_total", "Jobs already part of their batch, not stored again.", nil, nil)
@@ -62,8 +62,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), p.queue)
 		}
 		counter(completedDesc, s.Completed)
-		counter(retriedDesc, s.Failed)
-		counter(failedDesc, s.Failed+s.Dead)
+		counter(retriedDesc, s.Retried)
+		counter(failedDesc, s.Retried+s.Dead)
 		counter(deadDesc, s.Dead)
 		counter(panicsDesc, s.Panics)
 		counter(releasedDesc, s.Released)

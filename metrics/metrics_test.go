@@ -79,9 +79,9 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 		}
 		return nil
 	})
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "m", Concurrency: 1, MaxAttempts: 2, Logger: env.Log,
-		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
-		jetpool.Chain(h, m.Middleware("m")))
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "m", Concurrency: 1, MaxAttempts: 2, Logger: env.Log,
+		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}, Handler: jetpool.Chain(h, m.Middleware("m"))},
+	)
 	require.NoError(t, err)
 	m.WatchPool("m", pool.Stats)
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
@@ -94,7 +94,7 @@ func TestMetricsCountWhatABatchDid(t *testing.T) {
 	for i := range 7 {
 		items = append(items, producer.Item{ID: "fine-" + strconv.Itoa(i)})
 	}
-	_, err = p.EnqueueBatch(ctx, "m", items, producer.WithBatchID("mb"))
+	_, err = p.EnqueueBatch(ctx, "m", items, producer.WithBatch("mb"))
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(ctx))
 	r, err := p.Wait(ctx, "mb")

@@ -16,7 +16,7 @@ import (
 
 // ErrBatchMismatch is returned when a batch is re-run with an input whose
 // job IDs differ from the ones it was enqueued with.
-var ErrBatchMismatch = errors.New("batch input differs")
+var ErrBatchMismatch = errors.New("producer: batch input differs")
 
 // Item is one job of a batch or of a manager cycle.
 type Item struct {
@@ -83,16 +83,6 @@ func (e *PartialError) Unwrap() []error {
 	return errs
 }
 
-// BatchOption changes one EnqueueBatch call.
-type BatchOption func(*batchOptions)
-
-type batchOptions struct{ id string }
-
-// WithBatchID names the batch; a random ID is generated when absent. Run
-// the same input again under the same ID to finish a batch whose enqueue
-// failed or crashed: only the jobs not yet stored are published.
-func WithBatchID(id string) BatchOption { return func(o *batchOptions) { o.id = id } }
-
 // EnqueueBatch publishes items to queue as one batch and records its
 // manifest. Up to the producer's Window publishes await their
 // acknowledgement at once; one unacknowledged within AckTimeout (an
@@ -111,21 +101,31 @@ func WithBatchID(id string) BatchOption { return func(o *batchOptions) { o.id = 
 // It returns the batch and, when some jobs were not acknowledged, a
 // *[PartialError] naming them. Invalid input fails the whole call before
 // anything is published.
-func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item, opts ...BatchOption) (*Batch, error) {
-	var o batchOptions
+func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item, opts ...EnqueueOption) (*Batch, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	var o enqueueOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.id == "" {
-		o.id = jetpool.NewID()
+	switch {
+	case o.id != "":
+		return nil, fmt.Errorf("producer: WithID(%q) applies to Enqueue: give each Item its ID", o.id)
+	case o.headers != nil:
+		return nil, errors.New("producer: WithHeaders applies to Enqueue: give each Item its Headers")
+	}
+	batchID := o.batch
+	if batchID == "" {
+		batchID = jetpool.NewID()
 	}
 	if err := jetpool.ValidateQueue(queue); err != nil {
 		return nil, err
 	}
-	if err := jetpool.ValidateBatchID(o.id); err != nil {
+	if err := jetpool.ValidateBatchID(batchID); err != nil {
 		return nil, err
 	}
-	b := &Batch{ID: o.id, Queue: queue, JobIDs: make([]string, len(items)), producer: p}
+	b := &Batch{ID: batchID, Queue: queue, JobIDs: make([]string, len(items)), producer: p}
 	seen := make(map[string]int, len(items))
 	for i, it := range items {
 		id := it.ID
@@ -133,11 +133,11 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 			id = jetpool.NewID()
 		}
 		if j, dup := seen[id]; dup {
-			return nil, fmt.Errorf("batch %s: items %d and %d share job ID %q", o.id, j, i, id)
+			return nil, fmt.Errorf("producer: batch %s: items %d and %d share job ID %q", batchID, j, i, id)
 		}
 		seen[id] = i
 		if err := jetpool.ValidateJobID(id); err != nil {
-			return nil, fmt.Errorf("batch %s, item %d: %w", o.id, i, err)
+			return nil, fmt.Errorf("producer: batch %s, item %d: %w", batchID, i, err)
 		}
 		b.JobIDs[i] = id
 	}
@@ -148,12 +148,12 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 		ctx, cancel = context.WithTimeout(ctx, p.opts.Timeout*time.Duration(1+len(items)/1000))
 	}
 	defer cancel()
-	if err := p.checkSizes(ctx, o.id, items, b.JobIDs); err != nil {
+	if err := p.checkSizes(ctx, batchID, items, b.JobIDs); err != nil {
 		return nil, err
 	}
 
 	seq := &sequence{owner: jetpool.NewID(), ids: b.JobIDs}
-	claimed, err := p.store.UpdateFrom(ctx, o.id, queue, nil, jetpool.NewID(), seq.resume)
+	claimed, err := p.store.UpdateFrom(ctx, batchID, queue, nil, jetpool.NewID(), seq.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	// manifest matches what JetStream holds.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), 4*p.opts.RequestTimeout)
 	defer mcancel()
-	_, err = p.store.UpdateFrom(mctx, o.id, "", w.cp.written, jetpool.NewID(), func(m *manifest.Manifest) error {
+	_, err = p.store.UpdateFrom(mctx, batchID, "", w.cp.written, jetpool.NewID(), func(m *manifest.Manifest) error {
 		if err := seq.owns(m); err != nil {
 			return err
 		}
@@ -186,12 +186,12 @@ func (p *Producer) EnqueueBatch(ctx context.Context, queue string, items []Item,
 	case runErr != nil:
 		return b, runErr
 	case err != nil:
-		return b, fmt.Errorf("batch %s: jobs enqueued but manifest not updated: %w", o.id, err)
+		return b, fmt.Errorf("producer: batch %s: jobs enqueued but manifest not updated: %w", batchID, err)
 	case len(b.Failed) > 0:
-		return b, &PartialError{Batch: o.id, Failed: b.Failed}
+		return b, &PartialError{Batch: batchID, Failed: b.Failed}
 	}
 	if b.MayRepeat > 0 {
-		p.log.Warn("batch re-run: jobs published again may run twice", "batch", o.id, "may_repeat", b.MayRepeat)
+		p.log.Warn("batch re-run: jobs published again may run twice", "batch", batchID, "may_repeat", b.MayRepeat)
 	}
 	return b, nil
 }

@@ -49,8 +49,7 @@ func BenchmarkEnqueueBatch(b *testing.B) {
 // for it: enqueue, delivery, ack and the join.
 func BenchmarkEndToEnd(b *testing.B) {
 	env, p := setup(b, topology.Options{}, "bench")
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "bench", Concurrency: 64, Logger: env.Log},
-		jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil }))
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "bench", Concurrency: 64, Logger: env.Log, Handler: jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil })})
 	require.NoError(b, err)
 	require.NoError(b, pool.Start(context.Background()))
 	defer pool.Stop(context.Background())

@@ -16,12 +16,12 @@ import (
 
 // ErrDuplicate is returned when a job ID was already enqueued inside the
 // work stream's deduplication window: no second job was created.
-var ErrDuplicate = errors.New("duplicate job ID")
+var ErrDuplicate = errors.New("producer: duplicate job ID")
 
 // ErrNotEnqueued wraps every failure to get a job acknowledged by JetStream.
-var ErrNotEnqueued = errors.New("job not enqueued")
+var ErrNotEnqueued = errors.New("producer: job not enqueued")
 
-// EnqueueOption changes one enqueue.
+// EnqueueOption changes one [Producer.Enqueue] or [Producer.EnqueueBatch].
 type EnqueueOption func(*enqueueOptions)
 
 type enqueueOptions struct {
@@ -31,14 +31,20 @@ type enqueueOptions struct {
 }
 
 // WithID sets the job ID, the deduplication key; a random ID is generated
-// when absent.
+// when absent. Enqueue only: EnqueueBatch takes each job's ID from its Item
+// and refuses this option.
 func WithID(id string) EnqueueOption { return func(o *enqueueOptions) { o.id = id } }
 
-// WithBatch adds the job to a batch, whose manifest then counts it. Without
-// it the job is a batch of its own, named by its ID.
+// WithBatch names the batch. With Enqueue the job joins that batch, whose
+// manifest then counts it; without it the job is a batch of its own, named
+// by its ID. With EnqueueBatch it names the batch enqueued (a random ID when
+// absent): run the same input again under the same ID to finish a batch
+// whose enqueue failed or crashed, and only the jobs not yet stored are
+// published.
 func WithBatch(id string) EnqueueOption { return func(o *enqueueOptions) { o.batch = id } }
 
-// WithHeaders adds headers to the job message.
+// WithHeaders adds headers to the job message. Enqueue only: EnqueueBatch
+// takes each job's headers from its Item and refuses this option.
 func WithHeaders(h nats.Header) EnqueueOption { return func(o *enqueueOptions) { o.headers = h } }
 
 // Enqueue publishes one job to queue and returns its ID once JetStream has
@@ -52,6 +58,9 @@ func WithHeaders(h nats.Header) EnqueueOption { return func(o *enqueueOptions) {
 // while JetStream's deduplication window remembers its ID; to re-run many
 // jobs of a batch exactly at any time, use [Producer.EnqueueBatch].
 func (p *Producer) Enqueue(ctx context.Context, queue string, payload []byte, opts ...EnqueueOption) (string, error) {
+	if p.closed.Load() {
+		return "", ErrClosed
+	}
 	var o enqueueOptions
 	for _, opt := range opts {
 		opt(&o)

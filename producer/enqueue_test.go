@@ -104,7 +104,7 @@ func TestBatchWithAnOversizeJobPublishesNothing(t *testing.T) {
 	env, p := setup(t, topology.Options{MaxMsgSize: 512}, "q")
 	in := items("j", 100)
 	in[42].Payload = make([]byte, 1000)
-	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("b"))
+	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("b"))
 	require.ErrorIs(t, err, producer.ErrNotEnqueued)
 	var tl *producer.TooLargeError
 	require.ErrorAs(t, err, &tl)

@@ -45,11 +45,10 @@ func Example() {
 	}
 
 	// Workers: usually another process.
-	pool, err := consumer.New(js, consumer.Config{Queue: "greet", Concurrency: 4, Logger: quiet},
-		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
-			_ = strings.ToUpper(string(job.Payload)) // the work
-			return nil
-		}))
+	pool, err := consumer.New(js, consumer.Options{Queue: "greet", Concurrency: 4, Logger: quiet, Handler: jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
+		_ = strings.ToUpper(string(job.Payload)) // the work
+		return nil
+	})})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -40,15 +40,15 @@ func clusterWorkers(t *testing.T, c *natstest.Cluster, queue string, handle func
 	t.Helper()
 	_, js := natstest.Connect(t, c.URL())
 	seen := &idSet{}
-	pool, err := consumer.New(js, consumer.Config{Queue: queue, Concurrency: 32, Logger: c.Log,
-		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}},
-		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
+	pool, err := consumer.New(js, consumer.Options{Queue: queue, Concurrency: 32, Logger: c.Log,
+		Backoff: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}, Handler: jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error {
 			if handle != nil {
 				handle()
 			}
 			seen.add(j.ID)
 			return nil
-		}))
+		})},
+	)
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(context.Background()))
 	t.Cleanup(func() {
@@ -81,7 +81,7 @@ func TestEnqueueBatchSurvivesStreamLeaderLoss(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		_, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatchID("failover"))
+		_, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatch("failover"))
 		done <- err
 	}()
 	natstest.Eventually(t, 2*time.Minute, func() bool {
@@ -123,7 +123,7 @@ func TestWaitSurvivesLeaderLoss(t *testing.T) {
 		t.Run(which, func(t *testing.T) {
 			c, p := clusterSetup(t, "q")
 			const n = 3000
-			_, err := p.EnqueueBatch(context.Background(), "q", items("w", n), producer.WithBatchID("wait"))
+			_, err := p.EnqueueBatch(context.Background(), "q", items("w", n), producer.WithBatch("wait"))
 			require.NoError(t, err)
 
 			var mu sync.Mutex

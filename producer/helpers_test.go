@@ -25,7 +25,7 @@ func setup(t testing.TB, opts topology.Options, queues ...string) (*natstest.Env
 	return env, p
 }
 
-func startPool(t *testing.T, env *natstest.Env, cfg consumer.Config, h jetpool.HandlerFunc) *consumer.Pool {
+func startPool(t *testing.T, env *natstest.Env, cfg consumer.Options, h jetpool.HandlerFunc) *consumer.Pool {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = env.Log
@@ -33,7 +33,8 @@ func startPool(t *testing.T, env *natstest.Env, cfg consumer.Config, h jetpool.H
 	if cfg.Backoff.Initial == 0 {
 		cfg.Backoff = consumer.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 	}
-	pool, err := consumer.New(env.JS, cfg, h)
+	cfg.Handler = h
+	pool, err := consumer.New(env.JS, cfg)
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(context.Background()))
 	t.Cleanup(func() {

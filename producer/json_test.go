@@ -32,7 +32,7 @@ func TestTypedJobsRoundTrip(t *testing.T) {
 		got = append(got, g)
 		return nil
 	})
-	startPool(t, env, consumer.Config{Queue: "greet"}, h.Handle)
+	startPool(t, env, consumer.Options{Queue: "greet"}, h.Handle)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -3,9 +3,11 @@ package producer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/jetpool/jetpool/batch"
 	"github.com/jetpool/jetpool/internal/manifest"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetpool/jetpool"
@@ -57,6 +59,8 @@ type Producer struct {
 
 	store   *manifest.Store // the manifests this producer writes, and the streams
 	batches *batch.Client   // the join, for Wait and Reconcile
+
+	closed atomic.Bool // set by Close: enqueues fail with ErrClosed
 }
 
 // New returns a producer that publishes through js.
@@ -64,16 +68,26 @@ func New(js jetstream.JetStream, opts Options) (*Producer, error) {
 	if js == nil {
 		return nil, errors.New("producer: nil JetStream")
 	}
-	if opts.Timeout <= 0 {
+	switch {
+	case opts.Timeout < 0:
+		return nil, fmt.Errorf("producer: Timeout %s must not be negative", opts.Timeout)
+	case opts.Window < 0:
+		return nil, fmt.Errorf("producer: Window %d must not be negative", opts.Window)
+	case opts.AckTimeout < 0:
+		return nil, fmt.Errorf("producer: AckTimeout %s must not be negative", opts.AckTimeout)
+	case opts.RequestTimeout < 0:
+		return nil, fmt.Errorf("producer: RequestTimeout %s must not be negative", opts.RequestTimeout)
+	}
+	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.Window <= 0 {
+	if opts.Window == 0 {
 		opts.Window = DefaultWindow
 	}
-	if opts.AckTimeout <= 0 {
+	if opts.AckTimeout == 0 {
 		opts.AckTimeout = DefaultAckTimeout
 	}
-	if opts.RequestTimeout <= 0 {
+	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.Logger == nil {
@@ -88,13 +102,21 @@ func New(js jetstream.JetStream, opts Options) (*Producer, error) {
 		store: manifest.NewStore(js, opts.Names, opts.Provision, opts.RequestTimeout, opts.Logger)}, nil
 }
 
+// ErrClosed is returned by [Producer.Enqueue] and [Producer.EnqueueBatch]
+// after [Producer.Close].
+var ErrClosed = errors.New("producer: closed")
+
 // Close releases what the producer keeps between calls: the publishers of
 // finished batch enqueues, each a subscription and a goroutine on the
 // connection, which stays open; it waits for a publisher made less than a
-// quarter of a second before. Calls running finish normally. The producer
-// still works after Close, keeping nothing: close a producer made for a
-// short task, and share one long-lived producer otherwise.
-func (p *Producer) Close() { p.pubs.close() }
+// quarter of a second before. Calls running finish normally; later
+// enqueues fail with [ErrClosed]. Close is safe to call more than once.
+// Close a producer made for a short task, and share one long-lived
+// producer otherwise.
+func (p *Producer) Close() {
+	p.closed.Store(true)
+	p.pubs.close()
+}
 
 // Names returns the names the producer publishes under.
 func (p *Producer) Names() jetpool.Names { return p.opts.Names }

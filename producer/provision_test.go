@@ -52,8 +52,7 @@ func TestProducerWaitsForProvisioning(t *testing.T) {
 	defer cancel()
 
 	var seen idSet
-	pool, err := consumer.New(env.JS, consumer.Config{Queue: "q", Logger: natstest.BufferLogger(&logs)},
-		jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil }))
+	pool, err := consumer.New(env.JS, consumer.Options{Queue: "q", Logger: natstest.BufferLogger(&logs), Handler: jetpool.HandlerFunc(func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil })})
 	require.NoError(t, err)
 	poolStarted := make(chan error, 1)
 	go func() { poolStarted <- pool.Start(ctx) }()
@@ -69,7 +68,7 @@ func TestProducerWaitsForProvisioning(t *testing.T) {
 	}
 	enqueued := make(chan result, 1)
 	go func() {
-		b, err := p.EnqueueBatch(ctx, "q", numberedItems(50), producer.WithBatchID("early"))
+		b, err := p.EnqueueBatch(ctx, "q", numberedItems(50), producer.WithBatch("early"))
 		enqueued <- result{b, err}
 	}()
 
@@ -139,7 +138,7 @@ func TestProducerWithProvisionWorksAtOnce(t *testing.T) {
 	assert.ElementsMatch(t, []string{"JETPOOL_JOBS", "JETPOOL_DEAD", "KV_jetpool_batches", "KV_jetpool_leases", "KV_jetpool_workers", "KV_jetpool_returns"}, streamNames(t, env.JS))
 
 	var seen idSet
-	startPool(t, env, consumer.Config{Queue: "q"}, func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil })
+	startPool(t, env, consumer.Options{Queue: "q"}, func(_ context.Context, j *jetpool.Job) error { seen.add(j.ID); return nil })
 	rep, err := b.Wait(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 10, rep.Completed)

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func consumerCfg(q string, c int) consumer.Config { return consumer.Config{Queue: q, Concurrency: c} }
+func consumerCfg(q string, c int) consumer.Options { return consumer.Options{Queue: q, Concurrency: c} }
 
 func items(prefix string, n int) []producer.Item {
 	out := make([]producer.Item, n)
@@ -66,7 +66,7 @@ func TestWaitSeesEveryPipelineStage(t *testing.T) {
 func TestReconcileFromAnotherClient(t *testing.T) {
 	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
-	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatchID("shared"))
+	b, err := p.EnqueueBatch(context.Background(), "q", items("x", 5), producer.WithBatch("shared"))
 	require.NoError(t, err)
 	require.Equal(t, 5, b.Enqueued)
 
@@ -104,7 +104,7 @@ func TestReconcileFromAnotherClient(t *testing.T) {
 // only a few JetStream API calls per second from it.
 func TestWaitPollingBacksOff(t *testing.T) {
 	env, p := setup(t, topology.Options{}, "idle")
-	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatchID("slow"))
+	_, err := p.EnqueueBatch(context.Background(), "idle", items("i", 1), producer.WithBatch("slow"))
 	require.NoError(t, err)
 	// One reconcile first, so that opening the bucket and streams, done
 	// once per producer, is not counted as polling.

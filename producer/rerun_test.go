@@ -58,7 +58,7 @@ func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
 	env, p := setup(t, topology.Options{MaxMsgs: 500}, "q")
 	const n = 2000
 	in := items("full", n)
-	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("full"))
+	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("full"))
 	var pe *producer.PartialError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, 500, b.Enqueued)
@@ -74,7 +74,7 @@ func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
 		require.ErrorAs(t, err, &pe, "only refusals by the full stream are expected")
 		require.Less(t, runs, 200, "re-runs should finish the batch")
 		natstest.Eventually(t, 30*time.Second, func() bool { return workMsgs(t, env) < 500 }, "workers drain the stream")
-		_, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("full"))
+		_, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("full"))
 	}
 	r := waitDone(t, p, "full")
 	assert.Equal(t, n, r.Expected)
@@ -86,7 +86,7 @@ func TestFullStreamBatchCompletesByReRuns(t *testing.T) {
 	t.Logf("%d runs to enqueue %d jobs through a 500-message stream", runs, n)
 
 	// A further re-run of the complete batch changes nothing.
-	b, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("full"))
+	b, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("full"))
 	require.NoError(t, err)
 	assert.Zero(t, b.Enqueued)
 	assert.Equal(t, n, b.Repeated)
@@ -100,20 +100,20 @@ func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
 	env, p := setup(t, topology.Options{Duplicates: 200 * time.Millisecond}, "q")
 	const n = 300
 	in := items("w", n)
-	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("w"))
+	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("w"))
 	require.NoError(t, err)
 	seen := counted(t, env, "q")
 	require.Equal(t, n, waitDone(t, p, "w").Completed)
 	natstest.Eventually(t, 10*time.Second, func() bool { return seen.len() == n }, "all processed")
 
 	time.Sleep(300 * time.Millisecond) // let the dedup window pass: it is a time, not a condition
-	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("w"))
+	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("w"))
 	require.NoError(t, err)
 	assert.Zero(t, b.Enqueued, "outside the dedup window")
 	assert.Equal(t, n, b.Repeated)
 
 	env.Restart(t)
-	b, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("w"))
+	b, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("w"))
 	require.NoError(t, err)
 	assert.Zero(t, b.Enqueued, "after a broker restart")
 	r := waitDone(t, p, "w")
@@ -123,7 +123,7 @@ func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
 
 	// The same input extended by new jobs adds only those.
 	more := append(in, items("extra", 10)...)
-	b, err = p.EnqueueBatch(context.Background(), "q", more, producer.WithBatchID("w"))
+	b, err = p.EnqueueBatch(context.Background(), "q", more, producer.WithBatch("w"))
 	require.NoError(t, err)
 	assert.Equal(t, 10, b.Enqueued)
 	assert.Equal(t, n+10, waitDone(t, p, "w").Expected)
@@ -132,12 +132,12 @@ func TestReRunAfterDedupWindowAndRestartPublishesNothing(t *testing.T) {
 func TestReRunWithOtherJobsIsRefused(t *testing.T) {
 	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
-	_, err := p.EnqueueBatch(context.Background(), "q", items("a", 50), producer.WithBatchID("b"))
+	_, err := p.EnqueueBatch(context.Background(), "q", items("a", 50), producer.WithBatch("b"))
 	require.NoError(t, err)
-	_, err = p.EnqueueBatch(context.Background(), "q", items("other", 50), producer.WithBatchID("b"))
+	_, err = p.EnqueueBatch(context.Background(), "q", items("other", 50), producer.WithBatch("b"))
 	require.ErrorIs(t, err, producer.ErrBatchMismatch)
 	assert.ErrorContains(t, err, "batch b")
-	_, err = p.EnqueueBatch(context.Background(), "q", items("a", 20), producer.WithBatchID("b"))
+	_, err = p.EnqueueBatch(context.Background(), "q", items("a", 20), producer.WithBatch("b"))
 	require.ErrorIs(t, err, producer.ErrBatchMismatch, "a shorter input")
 	assert.Equal(t, uint64(50), workMsgs(t, env), "nothing published by refused re-runs")
 }
@@ -164,7 +164,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 			require.NoError(t, err)
 			done := make(chan error, 1)
 			go func() {
-				_, err := doomed.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("crash"))
+				_, err := doomed.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("crash"))
 				done <- err
 			}()
 			natstest.Eventually(t, 30*time.Second, func() bool { return workMsgs(t, env) >= 5000 }, "the first producer publishes")
@@ -181,7 +181,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 				time.Sleep(400 * time.Millisecond) // past the dedup window
 				env.Restart(t)
 			}
-			b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("crash"))
+			b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("crash"))
 			require.NoError(t, err)
 			r := waitDone(t, p, "crash")
 			natstest.Eventually(t, 30*time.Second, func() bool { return seen.len() == n }, "every job processed: %d of %d", seen.len(), n)
@@ -195,7 +195,7 @@ func TestCrashedEnqueueIsResumedByReRun(t *testing.T) {
 			}
 			t.Logf("re-run: enqueued %d, repeated %d, may repeat %d; processed twice: %d", b.Enqueued, b.Repeated, b.MayRepeat, seen.duplicates())
 
-			b, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("crash"))
+			b, err = p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("crash"))
 			require.NoError(t, err)
 			assert.Zero(t, b.Enqueued, "a further re-run changes nothing")
 			assert.Equal(t, n, waitDone(t, p, "crash").Expected)
@@ -214,7 +214,7 @@ func TestConcurrentReRunsStayExact(t *testing.T) {
 	errs := make(chan error, 2)
 	for range 2 {
 		go func() {
-			_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("cc"))
+			_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("cc"))
 			errs <- err
 		}()
 	}
@@ -224,7 +224,7 @@ func TestConcurrentReRunsStayExact(t *testing.T) {
 		}
 	}
 	// Whichever run was stopped, a last re-run completes the batch.
-	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("cc"))
+	_, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("cc"))
 	require.NoError(t, err)
 	assert.Equal(t, uint64(n), workMsgs(t, env), "each job stored once")
 	seen := counted(t, env, "q")

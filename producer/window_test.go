@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetpool/jetpool"
+	"github.com/jetpool/jetpool/internal/natstest"
 	"github.com/jetpool/jetpool/producer"
 	"github.com/jetpool/jetpool/topology"
 	"github.com/nats-io/nats.go"
@@ -75,7 +76,7 @@ func TestBatchMessagesCarryTheirOwnJob(t *testing.T) {
 			in[i].Headers = nats.Header{"X-Item": []string{in[i].ID}}
 		}
 	}
-	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatchID("own"))
+	b, err := p.EnqueueBatch(context.Background(), "q", in, producer.WithBatch("own"))
 	require.NoError(t, err)
 	require.Equal(t, n, b.Enqueued)
 
@@ -116,12 +117,12 @@ func TestBatchAfterACancelledOneIsExact(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	first, err := p.EnqueueBatch(ctx, "q", items("first", 50000), producer.WithBatchID("first"))
+	first, err := p.EnqueueBatch(ctx, "q", items("first", 50000), producer.WithBatch("first"))
 	require.Error(t, err, "the cancel came after the whole batch was stored: nothing was tested")
 	require.NotNil(t, first)
 	require.Less(t, first.Enqueued, 50000)
 
-	second, err := p.EnqueueBatch(context.Background(), "q", items("second", 5000), producer.WithBatchID("second"))
+	second, err := p.EnqueueBatch(context.Background(), "q", items("second", 5000), producer.WithBatch("second"))
 	require.NoError(t, err)
 	assert.Equal(t, 5000, second.Enqueued)
 	assert.Empty(t, second.Failed)
@@ -150,7 +151,7 @@ func TestBatchUnderAckTimeoutsStoresEachJobOnce(t *testing.T) {
 	in := ownPayloads(n)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatchID("hurried"))
+	b, err := p.EnqueueBatch(ctx, "q", in, producer.WithBatch("hurried"))
 	require.NoError(t, err)
 	assert.Equal(t, n, b.Enqueued+b.Repeated, "every job stored, by this publish or an earlier one of its own")
 	t.Logf("%d enqueued, %d found stored by an earlier publish of theirs", b.Enqueued, b.Repeated)
@@ -180,7 +181,7 @@ func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Go(func() {
-			_, err := p.EnqueueBatch(context.Background(), "q", items(fmt.Sprintf("c%d", i), 500), producer.WithBatchID(fmt.Sprintf("c%d", i)))
+			_, err := p.EnqueueBatch(context.Background(), "q", items(fmt.Sprintf("c%d", i), 500), producer.WithBatch(fmt.Sprintf("c%d", i)))
 			assert.NoError(t, err)
 		})
 	}
@@ -190,23 +191,57 @@ func TestConcurrentBatchesLeaveFewSubscriptions(t *testing.T) {
 	assert.LessOrEqual(t, extra, 4+1, "at most the 4 idle publishers' reply subscriptions, and one other")
 }
 
-// Close lets go of the idle publisher a batch left behind; a closed
-// producer still enqueues, and keeps no publisher afterwards.
-func TestCloseReleasesThePublishersAndKeepsWorking(t *testing.T) {
+// Close lets go of the idle publisher a batch left behind, and is final:
+// later enqueues fail with ErrClosed, and a second Close changes nothing.
+func TestCloseReleasesThePublishersAndIsFinal(t *testing.T) {
 	t.Parallel()
 	env, p := setup(t, topology.Options{}, "q")
 	ctx := context.Background()
-	_, err := p.EnqueueBatch(ctx, "q", items("a", 100), producer.WithBatchID("a"))
+	_, err := p.EnqueueBatch(ctx, "q", items("a", 100), producer.WithBatch("a"))
 	require.NoError(t, err)
 	kept := env.Conn.NumSubscriptions()
 	p.Close()
 	closed := env.Conn.NumSubscriptions()
 	assert.Equal(t, kept-1, closed, "the idle publisher's reply subscription is gone")
+	p.Close()
+	assert.Equal(t, closed, env.Conn.NumSubscriptions(), "a second Close changes nothing")
 
-	_, err = p.EnqueueBatch(ctx, "q", items("b", 100), producer.WithBatchID("b"))
-	require.NoError(t, err, "a closed producer still enqueues")
-	assert.Equal(t, closed, env.Conn.NumSubscriptions(), "and keeps no publisher")
+	_, err = p.EnqueueBatch(ctx, "q", items("b", 100), producer.WithBatch("b"))
+	require.ErrorIs(t, err, producer.ErrClosed)
+	_, err = p.Enqueue(ctx, "q", []byte("x"))
+	require.ErrorIs(t, err, producer.ErrClosed)
 	s, err := env.JS.Stream(ctx, jetpool.DefaultNames().WorkStream())
 	require.NoError(t, err)
-	assert.EqualValues(t, 200, s.CachedInfo().State.Msgs, "every job of both batches stored")
+	assert.EqualValues(t, 100, s.CachedInfo().State.Msgs, "only the batch before Close stored")
+}
+
+// EnqueueBatch takes IDs and headers from its items and refuses the
+// options that set them for one Enqueue.
+func TestEnqueueBatchRefusesPerJobOptions(t *testing.T) {
+	t.Parallel()
+	_, p := setup(t, topology.Options{}, "q")
+	_, err := p.EnqueueBatch(context.Background(), "q", items("a", 1), producer.WithID("j"))
+	require.ErrorContains(t, err, `producer: WithID("j")`)
+	_, err = p.EnqueueBatch(context.Background(), "q", items("a", 1), producer.WithHeaders(nats.Header{"k": {"v"}}))
+	require.ErrorContains(t, err, "producer: WithHeaders")
+}
+
+// Zero means the default; a negative number or duration is refused, naming
+// the field and the value.
+func TestNegativeOptionsAreRefused(t *testing.T) {
+	t.Parallel()
+	env := natstest.Start(t)
+	for _, tc := range []struct {
+		opts producer.Options
+		want string
+	}{
+		{producer.Options{Timeout: -time.Second}, "producer: Timeout -1s"},
+		{producer.Options{Window: -3}, "producer: Window -3"},
+		{producer.Options{AckTimeout: -time.Second}, "producer: AckTimeout -1s"},
+		{producer.Options{RequestTimeout: -time.Second}, "producer: RequestTimeout -1s"},
+	} {
+		_, err := producer.New(env.JS, tc.opts)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.want)
+	}
 }

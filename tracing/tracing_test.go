@@ -35,8 +35,7 @@ func TestTraceFollowsAJobThroughAPipeline(t *testing.T) {
 	defer cancel()
 	require.NoError(t, topology.Provision(ctx, env.JS, topology.Options{}, "one", "two"))
 	pool := func(queue string, h jetpool.HandlerFunc) {
-		p, err := consumer.New(env.JS, consumer.Config{Queue: queue, Concurrency: 2, Logger: env.Log},
-			jetpool.Chain(h, tracing.Middleware(queue)))
+		p, err := consumer.New(env.JS, consumer.Options{Queue: queue, Concurrency: 2, Logger: env.Log, Handler: jetpool.Chain(h, tracing.Middleware(queue))})
 		require.NoError(t, err)
 		require.NoError(t, p.Start(ctx))
 		t.Cleanup(func() { _ = p.Stop(context.Background()) })
@@ -50,7 +49,7 @@ func TestTraceFollowsAJobThroughAPipeline(t *testing.T) {
 	p, err := producer.New(env.JS, producer.Options{Logger: env.Log})
 	require.NoError(t, err)
 	sctx, root := tp.Tracer("test").Start(ctx, "enqueue")
-	_, err = p.EnqueueBatch(sctx, "one", []producer.Item{{ID: "j1", Payload: []byte("x")}}, producer.WithBatchID("traced"))
+	_, err = p.EnqueueBatch(sctx, "one", []producer.Item{{ID: "j1", Payload: []byte("x")}}, producer.WithBatch("traced"))
 	root.End()
 	require.NoError(t, err)
 	r, err := p.Wait(ctx, "traced")

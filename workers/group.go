@@ -10,17 +10,9 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/jetpool/jetpool"
 	"github.com/jetpool/jetpool/consumer"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// Queue is one queue a [Group] serves: its pool's configuration (Config.Queue
-// names the queue) and the handler of its jobs.
-type Queue struct {
-	Config  consumer.Config
-	Handler jetpool.Handler
-}
 
 // Group is the worker pools of several queues, started and stopped
 // together.
@@ -31,21 +23,22 @@ type Group struct {
 	once    sync.Once
 }
 
-// New returns a group with one pool per queue, all on js. Each queue may
-// appear once.
-func New(js jetstream.JetStream, queues ...Queue) (*Group, error) {
+// New returns a group with one pool per queue, all on js: each of queues is
+// the options of one queue's pool, as [consumer.New] takes them (Queue names
+// the queue, Handler runs its jobs). Each queue may appear once.
+func New(js jetstream.JetStream, queues ...consumer.Options) (*Group, error) {
 	if len(queues) == 0 {
 		return nil, errors.New("workers: no queue to serve")
 	}
 	g := &Group{stopped: make(chan struct{})}
 	seen := make(map[string]bool, len(queues))
 	for _, q := range queues {
-		name := q.Config.Queue
+		name := q.Queue
 		if seen[name] {
 			return nil, fmt.Errorf("workers: queue %s given twice", name)
 		}
 		seen[name] = true
-		p, err := consumer.New(js, q.Config, q.Handler)
+		p, err := consumer.New(js, q)
 		if err != nil {
 			return nil, fmt.Errorf("workers: queue %s: %w", name, err)
 		}

@@ -50,8 +50,8 @@ func TestGroupServesSeveralQueues(t *testing.T) {
 		})
 	}
 	g, err := workers.New(env.JS,
-		workers.Queue{Config: consumer.Config{Queue: "resize", Concurrency: 4, Logger: env.Log}, Handler: record("resize")},
-		workers.Queue{Config: consumer.Config{Queue: "mail", Concurrency: 1, Logger: env.Log}, Handler: record("mail")},
+		consumer.Options{Queue: "resize", Concurrency: 4, Logger: env.Log, Handler: record("resize")},
+		consumer.Options{Queue: "mail", Concurrency: 1, Logger: env.Log, Handler: record("mail")},
 	)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"resize", "mail"}, g.Queues())
@@ -89,8 +89,8 @@ func TestGroupRefusesBadQueues(t *testing.T) {
 	noop := jetpool.HandlerFunc(func(context.Context, *jetpool.Job) error { return nil })
 	_, err := workers.New(env.JS)
 	assert.ErrorContains(t, err, "no queue")
-	_, err = workers.New(env.JS, workers.Queue{Config: consumer.Config{Queue: "a"}, Handler: noop}, workers.Queue{Config: consumer.Config{Queue: "a"}, Handler: noop})
+	_, err = workers.New(env.JS, consumer.Options{Queue: "a", Handler: noop}, consumer.Options{Queue: "a", Handler: noop})
 	assert.ErrorContains(t, err, "queue a given twice")
-	_, err = workers.New(env.JS, workers.Queue{Config: consumer.Config{Queue: "a.b"}, Handler: noop})
+	_, err = workers.New(env.JS, consumer.Options{Queue: "a.b", Handler: noop})
 	assert.ErrorContains(t, err, "workers: queue a.b")
 }

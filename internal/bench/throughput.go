@@ -241,14 +241,13 @@ func (b *bench) startConsumer(ctx context.Context, kind string, t *provisioned, 
 	if kind != Jetpool {
 		return startRawPullers(t.cons, got, seen)
 	}
-	pool, err := consumer.New(b.subJS, consumer.Config{Queue: queue, Names: t.names, Concurrency: b.o.Concurrency, Logger: b.log},
-		jetpool.HandlerFunc(func(_ context.Context, job *jetpool.Job) error {
-			if seen != nil {
-				seen(job.Headers)
-			}
-			got.add()
-			return nil
-		}))
+	pool, err := consumer.New(b.subJS, consumer.Options{Queue: queue, Names: t.names, Concurrency: b.o.Concurrency, Logger: b.log, Handler: jetpool.HandlerFunc(func(_ context.Context, job *jetpool.Job) error {
+		if seen != nil {
+			seen(job.Headers)
+		}
+		got.add()
+		return nil
+	})})
 	if err != nil {
 		return nil, err
 	}

@@ -115,28 +115,26 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (err
 	}
 
 	backoff := consumer.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
-	parse, err := consumer.New(js, consumer.Config{Queue: "parse", Concurrency: o.concurrency, MaxAttempts: 3, Backoff: backoff, Logger: log},
-		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
-			n, err := strconv.Atoi(string(bytes.TrimPrefix(job.Payload, []byte("item-"))))
-			switch {
-			case err != nil:
-				return jetpool.Permanent(fmt.Errorf("payload %q is not item-N", job.Payload))
-			case n == 7:
-				return errors.New("poison item: cannot be parsed")
-			case n%10 == 3 && job.Attempt == 1:
-				return errors.New("transient failure")
-			}
-			_, err = job.Forward(ctx, "store", bytes.ToUpper(job.Payload), nil)
-			return err
-		}))
+	parse, err := consumer.New(js, consumer.Options{Queue: "parse", Concurrency: o.concurrency, MaxAttempts: 3, Backoff: backoff, Logger: log, Handler: jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
+		n, err := strconv.Atoi(string(bytes.TrimPrefix(job.Payload, []byte("item-"))))
+		switch {
+		case err != nil:
+			return jetpool.Permanent(fmt.Errorf("payload %q is not item-N", job.Payload))
+		case n == 7:
+			return errors.New("poison item: cannot be parsed")
+		case n%10 == 3 && job.Attempt == 1:
+			return errors.New("transient failure")
+		}
+		_, err = job.Forward(ctx, "store", bytes.ToUpper(job.Payload), nil)
+		return err
+	})})
 	if err != nil {
 		return err
 	}
-	store, err := consumer.New(js, consumer.Config{Queue: "store", Concurrency: o.concurrency, Backoff: backoff, Logger: log},
-		jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
-			time.Sleep(time.Millisecond) // the work
-			return nil
-		}))
+	store, err := consumer.New(js, consumer.Options{Queue: "store", Concurrency: o.concurrency, Backoff: backoff, Logger: log, Handler: jetpool.HandlerFunc(func(ctx context.Context, job *jetpool.Job) error {
+		time.Sleep(time.Millisecond) // the work
+		return nil
+	})})
 	if err != nil {
 		return err
 	}
@@ -207,7 +205,7 @@ func (a *app) runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (err
 		return err
 	}
 	fmt.Fprintf(out, "\nparse: %d completed, %d retried, %d dead; store: %d completed; forwarded %d\n",
-		ps.Completed, ps.Failed, ps.Dead, ss.Completed, ps.Forwarded)
+		ps.Completed, ps.Retried, ps.Dead, ss.Completed, ps.Forwarded)
 	if total.Completed+total.Dead != total.Expected {
 		return exitWith(ExitFailure, fmt.Errorf("demo lost track of %d jobs", total.Expected-total.Completed-total.Dead))
 	}

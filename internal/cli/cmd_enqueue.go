@@ -110,7 +110,7 @@ func (c *enqueueCmd) enqueueLines(cmd *cobra.Command, p *producer.Producer, queu
 	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
-	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatchID(batch))
+	b, err := p.EnqueueBatch(cmd.Context(), queue, items, producer.WithBatch(batch))
 	switch {
 	case c.out.json && b != nil:
 		res := enqueueResult{Batch: b.ID, Queue: queue, Jobs: len(items), Enqueued: b.Enqueued, Repeated: b.Repeated, MayRepeat: b.MayRepeat,

@@ -139,7 +139,7 @@ func (c *workCmd) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer obs.close()
-	queues := make([]workers.Queue, len(specs))
+	queues := make([]consumer.Options, len(specs))
 	running := make([]*runningJobs, len(specs))
 	for i, q := range specs {
 		cfg := consumerConfig(s.cfg, q.name) // the config file's pool, flags over it
@@ -152,15 +152,15 @@ func (c *workCmd) run(cmd *cobra.Command, args []string) error {
 			return usageError(err)
 		}
 		running[i] = newRunningJobs(h)
-		queues[i] = workers.Queue{Config: cfg,
-			Handler: jetpool.Chain(running[i], obs.middleware(q.name)...)}
+		cfg.Handler = jetpool.Chain(running[i], obs.middleware(q.name)...)
+		queues[i] = cfg
 	}
 	group, err := workers.New(s.js, queues...)
 	if err != nil {
 		return exitWith(ExitUsage, err)
 	}
 	for i, q := range queues {
-		name, r := q.Config.Queue, running[i]
+		name, r := q.Queue, running[i]
 		obs.metrics.WatchPool(name, group.Pool(name).Stats)
 		readiness := "consumer"
 		if len(queues) > 1 {
@@ -168,7 +168,7 @@ func (c *workCmd) run(cmd *cobra.Command, args []string) error {
 		}
 		obs.metrics.AddReadiness(readiness, metrics.ConsumerBound(s.js, s.names, name))
 		pool := group.Pool(name)
-		obs.announce(name, cmp.Or(q.Config.Concurrency, consumer.DefaultConcurrency), r.count, pool.Held, r.jobs,
+		obs.announce(name, cmp.Or(q.Concurrency, consumer.DefaultConcurrency), r.count, pool.Held, r.jobs,
 			func() uint64 { return pool.Stats().Completed })
 	}
 	total := func() int64 {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A file's pool becomes the consumer.Config a worker pool takes, with the
+// A file's pool becomes the consumer.Options a worker pool takes, with the
 // installation's names and the file's backoff.
 func TestConsumerConfigFromPool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "jetpool.yaml")
@@ -30,7 +30,7 @@ pools:
 	require.NoError(t, err)
 	names, err := jetpool.NewNames("acme")
 	require.NoError(t, err)
-	assert.Equal(t, consumer.Config{Queue: "resize", Names: names, Concurrency: 8, Timeout: 30 * time.Second, MaxAttempts: 3,
+	assert.Equal(t, consumer.Options{Queue: "resize", Names: names, Concurrency: 8, Timeout: 30 * time.Second, MaxAttempts: 3,
 		Backoff: consumer.Backoff{Initial: 2 * time.Second, Max: time.Minute}}, consumerConfig(cfg, "resize"))
-	assert.Equal(t, consumer.Config{Queue: "other", Names: names}, consumerConfig(cfg, "other"), "no pool: the consumer's defaults")
+	assert.Equal(t, consumer.Options{Queue: "other", Names: names}, consumerConfig(cfg, "other"), "no pool: the consumer's defaults")
 }

@@ -433,11 +433,10 @@ func TestReturnIsNotAnAttemptForJetpool(t *testing.T) {
 	require.NoError(t, j.msg.Nak())
 
 	attempts := make(chan int, 1)
-	pool, err := consumer.New(e.js, consumer.Config{Queue: queue, Logger: slog.New(slog.DiscardHandler)},
-		jetpool.HandlerFunc(func(_ context.Context, job *jetpool.Job) error {
-			attempts <- job.Attempt
-			return nil
-		}))
+	pool, err := consumer.New(e.js, consumer.Options{Queue: queue, Logger: slog.New(slog.DiscardHandler), Handler: jetpool.HandlerFunc(func(_ context.Context, job *jetpool.Job) error {
+		attempts <- job.Attempt
+		return nil
+	})})
 	require.NoError(t, err)
 	require.NoError(t, pool.Start(e.ctx))
 	defer func() { assert.NoError(t, pool.Stop(context.Background())) }()

@@ -8,7 +8,7 @@ import (
 	"github.com/jetpool/jetpool"
 )
 
-// Defaults for [Config].
+// Defaults for [Options].
 const (
 	DefaultConcurrency   = 4
 	DefaultTimeout       = time.Minute
@@ -20,10 +20,12 @@ const (
 	DefaultMinPrefetch = 256
 )
 
-// Config configures a [Pool]. Only Queue is required.
-type Config struct {
+// Options configures a [Pool]. Queue and Handler are required.
+type Options struct {
 	// Queue is the queue whose jobs the pool runs.
 	Queue string
+	// Handler runs each job of Queue.
+	Handler jetpool.Handler
 	// Names derives subjects and streams; jetpool.DefaultNames() when zero.
 	Names jetpool.Names
 	// Concurrency is how many jobs run at once in this process (4).
@@ -63,7 +65,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-func (c Config) withDefaults() Config {
+func (c Options) withDefaults() Options {
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
 	}
@@ -86,7 +88,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) validate() error {
+func (c Options) validate() error {
 	if err := jetpool.ValidateQueue(c.Queue); err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
